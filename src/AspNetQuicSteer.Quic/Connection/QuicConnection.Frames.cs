@@ -1,0 +1,202 @@
+using System.Text;
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Frames;
+using AspNetQuicSteer.Quic.Packets;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Connection;
+
+internal sealed partial class QuicConnection
+{
+    /// <summary>Upper bound on ACK ranges we read from one frame; more is legal but useless to recovery.</summary>
+    private const int MaxAckRangesProcessed = 64;
+
+    /// <summary>
+    /// Parses and applies every frame of a packet payload (RFC 9000 §12.4); returns whether the packet was
+    /// ack-eliciting (§13.2.1). Frames of later issues' features (streams, flow control, CID management)
+    /// are parsed and validated here so the packet is fully checked, and handled by the transport core.
+    /// </summary>
+    private bool ProcessFrames(TimeSpan now, PacketNumberSpace space, EncryptionLevel level, QuicPacketType packetType, ReadOnlySpan<byte> payload)
+    {
+        var frames = new FrameReader(payload, level, datagramFramesAccepted: false);
+        while (frames.TryReadFrameType(out ulong frameType))
+        {
+            ref QuicReader reader = ref frames.Reader;
+            switch (FrameTypes.Normalize(frameType))
+            {
+                case FrameType.Padding:
+                    PaddingFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.Ping:
+                    PingFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.Ack:
+                case FrameType.AckEcn:
+                    HandleAckFrame(now, space, AckFrame.Parse(ref reader, frameType));
+                    break;
+                case FrameType.Crypto:
+                    CryptoFrame crypto = CryptoFrame.Parse(ref reader, frameType);
+                    space.CryptoReceive.Insert(crypto.Offset, crypto.Data);
+                    DeliverCryptoData(space, level);
+                    break;
+                case FrameType.ConnectionCloseTransport:
+                case FrameType.ConnectionCloseApplication:
+                    ConnectionCloseFrame close = ConnectionCloseFrame.Parse(ref reader, frameType);
+                    OnPeerConnectionClose(now, close.IsApplicationError, close.ErrorCode, close.FrameType, DecodeReason(close.ReasonPhrase));
+                    return false;
+                case FrameType.HandshakeDone:
+                    HandshakeDoneFrame.Parse(ref reader, frameType);
+                    if (!IsClient)
+                    {
+                        // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE treats it as PROTOCOL_VIOLATION.
+                        throw new QuicProtocolException(TransportErrorCode.ProtocolViolation, "HANDSHAKE_DONE sent by a client.", frameType);
+                    }
+
+                    // RFC 9001 §4.1.2: the client's handshake is confirmed when HANDSHAKE_DONE arrives.
+                    ConfirmHandshake();
+                    break;
+                case FrameType.NewToken:
+                    NewTokenFrame.Parse(ref reader, frameType);
+                    if (!IsClient)
+                    {
+                        // RFC 9000 §19.7: a server receiving NEW_TOKEN treats it as PROTOCOL_VIOLATION.
+                        throw new QuicProtocolException(TransportErrorCode.ProtocolViolation, "NEW_TOKEN sent by a client.", frameType);
+                    }
+
+                    break;
+                case FrameType.Stream:
+                    StreamFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.ResetStream:
+                    ResetStreamFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.StopSending:
+                    StopSendingFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.MaxData:
+                    MaxDataFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.MaxStreamData:
+                    MaxStreamDataFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.MaxStreamsBidi:
+                case FrameType.MaxStreamsUni:
+                    MaxStreamsFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.DataBlocked:
+                    DataBlockedFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.StreamDataBlocked:
+                    StreamDataBlockedFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.StreamsBlockedBidi:
+                case FrameType.StreamsBlockedUni:
+                    StreamsBlockedFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.NewConnectionId:
+                    NewConnectionIdFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.RetireConnectionId:
+                    RetireConnectionIdFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.PathChallenge:
+                    PathChallengeFrame.Parse(ref reader, frameType);
+                    break;
+                case FrameType.PathResponse:
+                    PathResponseFrame.Parse(ref reader, frameType);
+                    break;
+                default:
+                    throw QuicProtocolException.FrameEncoding($"Unhandled frame type 0x{frameType:x}.", frameType);
+            }
+        }
+
+        return frames.IsAckEliciting;
+    }
+
+    private void HandleAckFrame(TimeSpan now, PacketNumberSpace space, in AckFrame ack)
+    {
+        Span<(ulong Smallest, ulong Largest)> ranges = stackalloc (ulong, ulong)[MaxAckRangesProcessed];
+        int count = 0;
+        foreach ((ulong smallest, ulong largest) in ack.GetRanges())
+        {
+            if (count == ranges.Length) break;
+            ranges[count++] = (smallest, largest);
+        }
+
+        // RFC 9000 §19.3: ack delay is scaled by the peer's ack_delay_exponent (default 3) and is in microseconds.
+        int exponent = (int)(PeerTransportParameters?.AckDelayExponent ?? 3);
+        ulong micros = ack.AckDelay > (ulong.MaxValue >> 24) ? ulong.MaxValue >> 24 : ack.AckDelay << exponent;
+        TimeSpan ackDelay = TimeSpan.FromMicroseconds(Math.Min(micros, (ulong)TimeSpan.FromHours(1).TotalMicroseconds));
+        OnAckReceived(now, space, ack.LargestAcknowledged, ackDelay, ranges[..count]);
+    }
+
+    private void WriteAck(ref QuicWriter writer, PacketNumberSpace space, TimeSpan now)
+    {
+        RangeSet received = space.ReceivedPackets;
+        Span<(ulong Start, ulong End)> ranges = stackalloc (ulong, ulong)[received.Count];
+        for (int i = 0; i < received.Count; i++)
+        {
+            // RangeSet is ascending half-open; ACK ranges are written descending and inclusive.
+            (ulong start, ulong end) = received[received.Count - 1 - i];
+            ranges[i] = (start, end - 1);
+        }
+
+        ulong ackDelay = 0;
+        if (space.Id == PacketNumberSpaceId.Application)
+        {
+            // RFC 9000 §13.2.5: the delay since the largest acknowledged packet arrived, scaled by our exponent.
+            TimeSpan delay = now - space.LargestReceivedTime;
+            ackDelay = (ulong)Math.Max(0, delay.Ticks / 10) >> _options.AckDelayExponent;
+        }
+
+        var frame = new AckFrame(ranges, ackDelay);
+        int fit = frame.GetLength();
+        while (fit > writer.Remaining && ranges.Length > 1)
+        {
+            ranges = ranges[..^1];
+            frame = new AckFrame(ranges, ackDelay);
+            fit = frame.GetLength();
+        }
+
+        if (fit > writer.Remaining) return;
+        frame.Write(ref writer);
+        space.AckPending = false;
+        space.AckDeadline = null;
+        space.UnackedAckElicitingCount = 0;
+    }
+
+    private static void WriteCrypto(ref QuicWriter writer, ulong offset, ReadOnlySpan<byte> data)
+        => new CryptoFrame(offset, data).Write(ref writer);
+
+    private static void WritePing(ref QuicWriter writer) => default(PingFrame).Write(ref writer);
+
+    private static void WriteHandshakeDone(ref QuicWriter writer) => default(HandshakeDoneFrame).Write(ref writer);
+
+    private void WriteConnectionClose(ref QuicWriter writer, PacketNumberSpace space)
+    {
+        QuicConnectionError error = CloseError!;
+        Span<byte> reason = stackalloc byte[MaxReasonBytes];
+        int reasonLength = Encoding.UTF8.GetBytes(error.Reason.AsSpan(0, Math.Min(error.Reason.Length, MaxReasonBytes / 4)), reason);
+
+        ConnectionCloseFrame frame;
+        if (error.IsApplicationError && space.Id != PacketNumberSpaceId.Application)
+        {
+            // RFC 9000 §10.2.3: an application close in Initial/Handshake packets becomes a transport
+            // CONNECTION_CLOSE with APPLICATION_ERROR and no reason, so nothing about the application leaks.
+            frame = ConnectionCloseFrame.Transport((ulong)ApplicationErrorInHandshakeSpaces, 0, default);
+        }
+        else if (error.IsApplicationError)
+        {
+            frame = ConnectionCloseFrame.Application(error.ErrorCode, reason[..reasonLength]);
+        }
+        else
+        {
+            frame = ConnectionCloseFrame.Transport(error.ErrorCode, error.FrameType, reason[..reasonLength]);
+        }
+
+        if (frame.GetLength() <= writer.Remaining) frame.Write(ref writer);
+    }
+
+    private static string DecodeReason(ReadOnlySpan<byte> reason)
+        => reason.IsEmpty ? string.Empty : Encoding.UTF8.GetString(reason[..Math.Min(reason.Length, 256)]);
+}

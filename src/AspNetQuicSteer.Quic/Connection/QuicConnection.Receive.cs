@@ -1,0 +1,214 @@
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Packets;
+using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Connection;
+
+internal sealed partial class QuicConnection
+{
+    private bool _addressValidated;
+    private long _bytesReceivedUnvalidated;
+    private long _bytesSentUnvalidated;
+    private bool _receivedFirstServerPacket;
+
+    /// <summary>
+    /// Processes one UDP datagram, which may coalesce several packets (RFC 9000 §12.2). Malformed or
+    /// undecryptable packets are dropped; protocol violations close the connection with the right error.
+    /// Never throws for peer input.
+    /// </summary>
+    public void HandleDatagram(TimeSpan now, Span<byte> datagram)
+    {
+        if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return;
+
+        Stats.DatagramsReceived++;
+        Stats.BytesReceived += datagram.Length;
+        if (!_addressValidated) _bytesReceivedUnvalidated += datagram.Length;
+
+        ReadOnlySpan<byte> firstDcid = default;
+        int offset = 0;
+        while (offset < datagram.Length)
+        {
+            Span<byte> remaining = datagram[offset..];
+            if (!PacketHeader.TryParse(remaining, _options.LocalConnectionIdLength, out PacketHeader header))
+            {
+                Stats.PacketsDropped++;
+                return;
+            }
+
+            Span<byte> packet = remaining[..header.PacketLength];
+            offset += header.PacketLength;
+
+            // RFC 9000 §12.2: ignore coalesced packets whose DCID differs from the first one's.
+            ReadOnlySpan<byte> dcid = header.GetDestinationConnectionId(packet);
+            if (firstDcid.IsEmpty && offset == header.PacketLength)
+            {
+                firstDcid = dcid;
+            }
+            else if (!dcid.SequenceEqual(firstDcid))
+            {
+                Stats.PacketsDropped++;
+                continue;
+            }
+
+            try
+            {
+                HandlePacket(now, packet, header);
+            }
+            catch (QuicProtocolException ex)
+            {
+                CloseWithError(now, isApplication: false, (ulong)ex.ErrorCode, ex.FrameType, ex.Message);
+                return;
+            }
+            catch (TlsAlertException ex)
+            {
+                // RFC 9001 §4.8: a TLS alert becomes CRYPTO_ERROR 0x100 + alert; the reason must not leak secrets.
+                CloseWithError(now, isApplication: false, (ulong)ex.TransportErrorCode, 0x06, ex.Message);
+                return;
+            }
+
+            if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return;
+        }
+    }
+
+    private void HandlePacket(TimeSpan now, Span<byte> packet, in PacketHeader header)
+    {
+        EncryptionLevel level;
+        switch (header.Type)
+        {
+            case QuicPacketType.Initial:
+                level = EncryptionLevel.Initial;
+                break;
+            case QuicPacketType.Handshake:
+                level = EncryptionLevel.Handshake;
+                break;
+            case QuicPacketType.OneRtt:
+                level = EncryptionLevel.OneRtt;
+                break;
+            default:
+                // Version Negotiation, Retry, 0-RTT and unknown versions are not part of this connection's
+                // handshake path; the endpoint deals with the ones it understands (RFC 9000 §6, §17.2.5).
+                Stats.PacketsDropped++;
+                return;
+        }
+
+        if (header.IsLongHeader && header.Version != Version1)
+        {
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        PacketNumberSpace space = Space(level.ToSpace());
+        if (State == QuicConnectionState.Closing)
+        {
+            // RFC 9000 §10.2.1: in the closing state, answer incoming packets with CONNECTION_CLOSE only.
+            _closeFramePending = true;
+            return;
+        }
+
+        if (!space.CanReceive || space.ReadKeys is not { } keys)
+        {
+            // RFC 9001 §5.7: packets for keys we do not (or no longer) have are dropped.
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        // RFC 9001 §5.4.2: the sample must fit; §5.4: remove header protection before reading the packet number.
+        if (!keys.TryUnprotectHeader(packet, header.PacketNumberOffset, out int pnLength))
+        {
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        uint truncated = PacketNumber.ReadTruncated(packet[header.PacketNumberOffset..], pnLength);
+        ulong packetNumber = PacketNumber.Decode(truncated, pnLength, space.LargestReceived);
+
+        if (!keys.TryOpen(packet, header.PacketNumberOffset, pnLength, packetNumber, out int payloadLength))
+        {
+            // RFC 9001 §5.5 / §9.5: a packet that fails authentication is dropped without any reaction.
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        // RFC 9000 §12.3: a packet number already processed (or older than what we still remember) is a duplicate.
+        if (space.ReceivedPackets.Contains(packetNumber)
+            || (!space.ReceivedPackets.IsEmpty && packetNumber < space.ReceivedPackets.Min && space.ReceivedPackets.Count == space.ReceivedPackets.MaxRanges))
+        {
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        // RFC 9000 §17.2 / §17.3.1: reserved bits must be zero after removing protection.
+        byte reservedMask = header.IsLongHeader ? (byte)0x0c : (byte)0x18;
+        if ((packet[0] & reservedMask) != 0)
+        {
+            throw new QuicProtocolException(TransportErrorCode.ProtocolViolation, "Reserved header bits are set.");
+        }
+
+        Stats.PacketsReceived++;
+        _lastActivity = now;
+        OnFirstPacketOfLevel(level, packet, header);
+
+        ReadOnlySpan<byte> payload = packet.Slice(header.PacketNumberOffset + pnLength, payloadLength);
+        bool ackEliciting = ProcessFrames(now, space, level, header.Type, payload);
+
+        space.ReceivedPackets.Add(packetNumber);
+        if (space.LargestReceived is not { } largest || packetNumber > largest)
+        {
+            space.LargestReceived = packetNumber;
+            space.LargestReceivedTime = now;
+        }
+
+        if (ackEliciting)
+        {
+            OnAckElicitingPacketReceived(now, space);
+        }
+    }
+
+    private void OnFirstPacketOfLevel(EncryptionLevel level, ReadOnlySpan<byte> packet, in PacketHeader header)
+    {
+        if (IsClient && header.IsLongHeader && !_receivedFirstServerPacket)
+        {
+            // RFC 9000 §7.2: the client switches its DCID to the server's SCID from the first packet it receives.
+            _receivedFirstServerPacket = true;
+            RemoteConnectionId = new ConnectionId(header.GetSourceConnectionId(packet));
+            RemoteConnectionIdAtHandshake = RemoteConnectionId;
+        }
+
+        if (!IsClient && level == EncryptionLevel.Handshake)
+        {
+            // RFC 9000 §8.1: a Handshake packet proves the client received our Initial → address validated.
+            _addressValidated = true;
+
+            // RFC 9001 §4.9.1: a server discards Initial keys when it first processes a Handshake packet.
+            DiscardSpace(PacketNumberSpaceId.Initial);
+        }
+    }
+
+    private void OnAckElicitingPacketReceived(TimeSpan now, PacketNumberSpace space)
+    {
+        space.UnackedAckElicitingCount++;
+        space.AckPending = true;
+
+        // RFC 9000 §13.2.1: Initial and Handshake packets are acknowledged immediately; 1-RTT packets within
+        // max_ack_delay, and at least every second ack-eliciting packet (§13.2.2).
+        if (space.Id != PacketNumberSpaceId.Application || space.UnackedAckElicitingCount >= 2)
+        {
+            space.AckDeadline = now;
+        }
+        else
+        {
+            space.AckDeadline ??= now + _options.MaxAckDelay;
+        }
+    }
+
+    private void DiscardSpace(PacketNumberSpaceId id)
+    {
+        PacketNumberSpace space = Space(id);
+        if (space.IsDiscarded) return;
+        space.Discard();
+
+        // RFC 9002 §6.4: discarding keys resets the PTO backoff.
+        _ptoCount = 0;
+    }
+}

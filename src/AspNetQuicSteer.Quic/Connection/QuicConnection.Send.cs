@@ -1,0 +1,225 @@
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Packets;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Connection;
+
+internal sealed partial class QuicConnection
+{
+    /// <summary>Datagram size used until path MTU discovery exists (RFC 9000 §14: 1200 always works).</summary>
+    private const int MaxDatagramSize = MinInitialDatagramSize;
+
+    private const int AeadTagLength = 16;
+
+    /// <summary>
+    /// Writes the next datagram to send into <paramref name="buffer"/> and returns its length, or 0 when there
+    /// is nothing to send now. Packets of several spaces are coalesced (RFC 9000 §12.2). Call until it returns 0.
+    /// </summary>
+    public int PollTransmit(TimeSpan now, Span<byte> buffer)
+    {
+        if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return 0;
+
+        int limit = Math.Min(buffer.Length, MaxDatagramSize);
+        if (!IsClient && !_addressValidated)
+        {
+            // RFC 9000 §8.1: before the client's address is validated, send at most 3x what it sent.
+            long budget = 3 * _bytesReceivedUnvalidated - _bytesSentUnvalidated;
+            if (budget < limit)
+            {
+                if (HasAnythingToSend(now)) Stats.AmplificationLimited++;
+                limit = (int)Math.Max(0, budget);
+            }
+        }
+
+        if (limit < 64) return 0;
+
+        Span<byte> datagram = buffer[..limit];
+        int written = 0;
+        bool containsInitial = false;
+        bool ackElicitingInitial = false;
+
+        Span<PacketNumberSpaceId> ready = stackalloc PacketNumberSpaceId[3];
+        int readyCount = 0;
+        for (int i = 0; i < _spaces.Length; i++)
+        {
+            if (SpaceHasDataToSend(_spaces[i], now)) ready[readyCount++] = _spaces[i].Id;
+        }
+
+        for (int i = 0; i < readyCount; i++)
+        {
+            PacketNumberSpace space = Space(ready[i]);
+            bool last = i == readyCount - 1;
+
+            // RFC 9000 §14.1: a client pads every datagram carrying an Initial packet to 1200 bytes, a server every
+            // datagram carrying an ack-eliciting Initial. Padding goes into the last packet of the datagram.
+            bool initialInDatagram = containsInitial || space.Id == PacketNumberSpaceId.Initial;
+            bool initialAckEliciting = ackElicitingInitial
+                || (space.Id == PacketNumberSpaceId.Initial && (space.CryptoSend.HasPendingData || space.ProbesPending > 0));
+            bool mustPad = last && initialInDatagram && (IsClient || initialAckEliciting);
+            int padTo = mustPad ? Math.Min(MinInitialDatagramSize, limit) - written : 0;
+
+            int length = BuildPacket(now, space, datagram[written..], padTo, out bool ackEliciting);
+            if (length == 0) continue;
+            if (space.Id == PacketNumberSpaceId.Initial)
+            {
+                containsInitial = true;
+                ackElicitingInitial = ackEliciting;
+            }
+
+            written += length;
+
+            if (IsClient && space.Id == PacketNumberSpaceId.Handshake)
+            {
+                // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet.
+                DiscardSpace(PacketNumberSpaceId.Initial);
+            }
+        }
+
+        if (written == 0) return 0;
+
+        if (State == QuicConnectionState.Closing) _closeFramePending = false;
+        Stats.DatagramsSent++;
+        Stats.BytesSent += written;
+        if (!_addressValidated) _bytesSentUnvalidated += written;
+        return written;
+    }
+
+    private bool HasAnythingToSend(TimeSpan now)
+    {
+        foreach (PacketNumberSpace space in _spaces)
+        {
+            if (SpaceHasDataToSend(space, now)) return true;
+        }
+
+        return false;
+    }
+
+    private bool SpaceHasDataToSend(PacketNumberSpace space, TimeSpan now)
+    {
+        if (!space.CanSend) return false;
+        if (State == QuicConnectionState.Closing) return _closeFramePending && ShouldSendCloseIn(space);
+        if (space.CryptoSend.HasPendingData || space.ProbesPending > 0) return true;
+        if (space.AckPending && space.AckDeadline is { } deadline && deadline <= now) return true;
+        return space.Id == PacketNumberSpaceId.Application && _handshakeDonePending;
+    }
+
+    /// <summary>Builds one packet at the start of <paramref name="destination"/>; returns its protected length or 0.</summary>
+    private int BuildPacket(TimeSpan now, PacketNumberSpace space, Span<byte> destination, int padTo, out bool ackEliciting)
+    {
+        ackEliciting = false;
+        PacketProtectionKeys keys = space.WriteKeys!;
+        ulong packetNumber = space.NextPacketNumber;
+        int pnLength = PacketNumber.GetEncodedLength(packetNumber, space.LargestAcknowledged);
+
+        int headerLength = space.Id == PacketNumberSpaceId.Application
+            ? ShortHeaderWriter.GetHeaderLength(RemoteConnectionId.Length, pnLength)
+            : LongHeaderWriter.GetHeaderLength(SpaceToPacketType(space.Id), RemoteConnectionId.Length, LocalConnectionId.Length, 0, pnLength);
+
+        // Room for the header, at least a few frame bytes and the AEAD tag.
+        if (destination.Length < headerLength + AeadTagLength + 8) return 0;
+
+        var writer = new QuicWriter(destination[..^AeadTagLength]);
+        LongHeaderLayout layout = default;
+        int pnOffset;
+        if (space.Id == PacketNumberSpaceId.Application)
+        {
+            pnOffset = ShortHeaderWriter.Write(ref writer, RemoteConnectionId.Span, packetNumber, pnLength, spin: false, keyPhase: false);
+        }
+        else
+        {
+            layout = LongHeaderWriter.Write(ref writer, SpaceToPacketType(space.Id), Version1, RemoteConnectionId.Span, LocalConnectionId.Span, default, packetNumber, pnLength);
+            pnOffset = layout.PacketNumberOffset;
+        }
+
+        int payloadStart = writer.Position;
+        var sent = new SentPacket { PacketNumber = packetNumber, TimeSent = now };
+
+        if (State == QuicConnectionState.Closing)
+        {
+            WriteConnectionClose(ref writer, space);
+        }
+        else
+        {
+            if (space.AckPending && !space.ReceivedPackets.IsEmpty)
+            {
+                WriteAck(ref writer, space, now);
+            }
+
+            if (space.Id == PacketNumberSpaceId.Application && _handshakeDonePending && writer.Remaining >= 1)
+            {
+                WriteHandshakeDone(ref writer);
+                sent.CarriesHandshakeDone = true;
+                _handshakeDonePending = false;
+                ackEliciting = true;
+            }
+
+            if (space.CryptoSend.HasPendingData && TryWriteCrypto(ref writer, space, out ulong cryptoOffset, out int cryptoLength))
+            {
+                sent.CryptoOffset = cryptoOffset;
+                sent.CryptoLength = cryptoLength;
+                ackEliciting = true;
+            }
+
+            if (space.ProbesPending > 0)
+            {
+                // RFC 9002 §6.2.4: a probe must be ack-eliciting; PING when nothing else was retransmittable.
+                if (!ackEliciting && writer.Remaining >= 1)
+                {
+                    WritePing(ref writer);
+                    ackEliciting = true;
+                }
+
+                space.ProbesPending--;
+            }
+        }
+
+        int payloadLength = writer.Position - payloadStart;
+        if (payloadLength == 0) return 0;
+
+        // RFC 9001 §5.4.2: enough bytes after the packet number for the header protection sample; and padding
+        // requested for the datagram (RFC 9000 §14.1). PADDING frames are single zero bytes (§19.1).
+        int minPayload = PacketProtectionKeys.MinPayloadLength(pnLength);
+        int padBytes = Math.Max(minPayload - payloadLength, padTo - (writer.Position + AeadTagLength));
+        if (padBytes > 0)
+        {
+            writer.Reserve(Math.Min(padBytes, writer.Remaining)).Clear();
+        }
+
+        payloadLength = writer.Position - payloadStart;
+        int packetEnd = writer.Position + AeadTagLength;
+        if (space.Id != PacketNumberSpaceId.Application)
+        {
+            LongHeaderWriter.PatchLength(destination, layout, packetEnd);
+        }
+
+        int total = keys.Seal(destination, pnOffset, pnLength, payloadLength, packetNumber);
+
+        space.NextPacketNumber++;
+        Stats.PacketsSent++;
+        sent.Size = total;
+        sent.AckEliciting = ackEliciting;
+        sent.InFlight = ackEliciting || padBytes > 0;
+        OnPacketSent(now, space, sent);
+        return total;
+    }
+
+    private bool TryWriteCrypto(ref QuicWriter writer, PacketNumberSpace space, out ulong offset, out int length)
+    {
+        // CRYPTO frame overhead: type (1) + offset varint (≤8) + length varint (≤4).
+        int room = writer.Remaining - 13;
+        if (room <= 0 || !space.CryptoSend.TryPeekPending(room, out offset, out ReadOnlySpan<byte> data))
+        {
+            offset = 0;
+            length = 0;
+            return false;
+        }
+
+        WriteCrypto(ref writer, offset, data);
+        length = data.Length;
+        space.CryptoSend.MarkSent(offset, length);
+        return true;
+    }
+
+    private static QuicPacketType SpaceToPacketType(PacketNumberSpaceId id)
+        => id == PacketNumberSpaceId.Initial ? QuicPacketType.Initial : QuicPacketType.Handshake;
+}

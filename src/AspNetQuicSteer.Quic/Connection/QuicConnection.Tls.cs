@@ -1,0 +1,114 @@
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Connection;
+
+internal sealed partial class QuicConnection
+{
+    /// <summary>Feeds newly contiguous CRYPTO bytes of a space to TLS and collects what TLS produced.</summary>
+    private void DeliverCryptoData(PacketNumberSpace space, EncryptionLevel level)
+    {
+        ReadOnlySpan<byte> ready = space.CryptoReceive.Contiguous;
+        if (ready.IsEmpty) return;
+        int length = ready.Length;
+        _tls.ReadHandshake(level, ready);
+        space.CryptoReceive.Consume(length);
+        DrainTls();
+    }
+
+    /// <summary>
+    /// Installs the secrets TLS released, then queues its handshake bytes (RFC 9001 §4.1.4: keys are installed
+    /// before data that needs them is sent).
+    /// </summary>
+    private void DrainTls()
+    {
+        while (_tls.TryGetSecret(out TlsTrafficSecret secret))
+        {
+            PacketNumberSpace space = Space(secret.Level.ToSpace());
+            if (secret.Level == EncryptionLevel.ZeroRtt) continue; // 0-RTT is not offered yet.
+            var keys = PacketProtectionKeys.Create(secret.CipherSuite, secret.Secret);
+            if (secret.Direction == TlsKeyDirection.Read)
+            {
+                space.ReadKeys?.Dispose();
+                space.ReadKeys = keys;
+            }
+            else
+            {
+                space.WriteKeys?.Dispose();
+                space.WriteKeys = keys;
+            }
+        }
+
+        while (_tls.TryGetHandshakeData(out EncryptionLevel level, out ReadOnlyMemory<byte> data))
+        {
+            Space(level.ToSpace()).CryptoSend.Append(data.Span);
+        }
+
+        if (!IsHandshakeComplete && _tls.IsHandshakeComplete)
+        {
+            OnHandshakeComplete();
+        }
+    }
+
+    private void OnHandshakeComplete()
+    {
+        ReadOnlyMemory<byte>? peerParameters = _tls.PeerTransportParameters;
+        if (peerParameters is null)
+        {
+            // RFC 9001 §8.2: a handshake without quic_transport_parameters fails with missing_extension.
+            throw new TlsAlertException(TlsAlert.MissingExtension, "The peer sent no quic_transport_parameters.");
+        }
+
+        PeerTransportParameters ??= TransportParameters.Decode(peerParameters.Value.Span, sentByServer: IsClient);
+        ValidatePeerConnectionIds(PeerTransportParameters);
+        IsHandshakeComplete = true;
+        State = QuicConnectionState.Connected;
+        _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeCompleted));
+
+        if (!IsClient)
+        {
+            // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it sends HANDSHAKE_DONE
+            // and discards its Handshake keys (§4.9.2).
+            _handshakeDonePending = true;
+            ConfirmHandshake();
+        }
+    }
+
+    private void ConfirmHandshake()
+    {
+        if (IsHandshakeConfirmed) return;
+        IsHandshakeConfirmed = true;
+        Space(PacketNumberSpaceId.Initial).Discard();
+        Space(PacketNumberSpaceId.Handshake).Discard();
+        _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeConfirmed));
+    }
+
+    /// <summary>RFC 9000 §7.3: the CIDs seen on the wire must match what the peer authenticated in its transport parameters.</summary>
+    private void ValidatePeerConnectionIds(TransportParameters peer)
+    {
+        if (peer.InitialSourceConnectionId is not { } initialSource || !initialSource.Equals(RemoteConnectionIdAtHandshake))
+        {
+            throw new QuicProtocolException(TransportErrorCode.TransportParameterError,
+                "initial_source_connection_id is missing or does not match the Source Connection ID the peer used.");
+        }
+
+        if (IsClient)
+        {
+            if (peer.OriginalDestinationConnectionId is not { } original || !original.Equals(OriginalDestinationConnectionId))
+            {
+                throw new QuicProtocolException(TransportErrorCode.TransportParameterError,
+                    "original_destination_connection_id is missing or does not match the client's first Destination Connection ID.");
+            }
+
+            if (peer.RetrySourceConnectionId is not null)
+            {
+                throw new QuicProtocolException(TransportErrorCode.TransportParameterError,
+                    "retry_source_connection_id present although no Retry was received.");
+            }
+        }
+    }
+
+    /// <summary>The peer's SCID from its first long-header packet (what initial_source_connection_id must match).</summary>
+    private ConnectionId RemoteConnectionIdAtHandshake { get; set; }
+}

@@ -1,0 +1,179 @@
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Recovery;
+using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Connection;
+
+internal enum QuicConnectionState
+{
+    Handshaking,
+    Connected,
+
+    /// <summary>RFC 9000 §10.2.1: we sent CONNECTION_CLOSE and only answer with it.</summary>
+    Closing,
+
+    /// <summary>RFC 9000 §10.2.2: the peer closed; we send nothing.</summary>
+    Draining,
+    Closed,
+}
+
+/// <summary>
+/// A sans-IO QUIC v1 connection (the quinn model): datagrams and the current time go in through
+/// <see cref="HandleDatagram"/> and <see cref="HandleTimeout"/>; datagrams to send, the next timeout and
+/// events come out through <see cref="PollTransmit"/>, <see cref="NextTimeout"/> and <see cref="TryPollEvent"/>.
+/// No socket and no clock inside. Split by concern: .Receive (packets and frames in), .Send (packetization),
+/// .Recovery (ACKs, loss, PTO), .Close (closing and draining), .Tls (the crypto seam).
+/// </summary>
+internal sealed partial class QuicConnection : IDisposable
+{
+    /// <summary>QUIC version 1 (RFC 9000 §15).</summary>
+    public const uint Version1 = 1;
+
+    /// <summary>RFC 9000 §14.1: datagrams with Initial packets are at least 1200 bytes.</summary>
+    public const int MinInitialDatagramSize = 1200;
+
+    private readonly PacketNumberSpace[] _spaces =
+    [
+        new(PacketNumberSpaceId.Initial),
+        new(PacketNumberSpaceId.Handshake),
+        new(PacketNumberSpaceId.Application),
+    ];
+
+    private readonly Queue<QuicConnectionEvent> _events = new();
+    private readonly QuicConnectionOptions _options;
+    private readonly IQuicTlsSession _tls;
+    private readonly RttEstimator _rtt = new();
+    private TimeSpan _lastActivity;
+    private bool _handshakeDonePending;
+
+    private QuicConnection(
+        bool isClient,
+        QuicConnectionOptions options,
+        ConnectionId localConnectionId,
+        ConnectionId remoteConnectionId,
+        ConnectionId originalDestinationConnectionId,
+        Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
+        TimeSpan now)
+    {
+        IsClient = isClient;
+        _options = options;
+        LocalConnectionId = localConnectionId;
+        RemoteConnectionId = remoteConnectionId;
+        OriginalDestinationConnectionId = originalDestinationConnectionId;
+        _lastActivity = now;
+        InstallInitialKeys(originalDestinationConnectionId);
+        LocalTransportParameters = BuildLocalTransportParameters();
+        byte[] encoded = new byte[LocalTransportParameters.GetEncodedLength()];
+        LocalTransportParameters.Encode(encoded);
+        _tls = tlsFactory(encoded);
+        if (_tls.IsClient != isClient)
+        {
+            throw new ArgumentException("The TLS session's role does not match the connection's.", nameof(tlsFactory));
+        }
+    }
+
+    public bool IsClient { get; }
+
+    public QuicConnectionState State { get; private set; } = QuicConnectionState.Handshaking;
+
+    /// <summary>The CID we chose for ourselves; the peer puts it in the DCID of its packets.</summary>
+    public ConnectionId LocalConnectionId { get; }
+
+    /// <summary>The CID the peer chose; we put it in the DCID of our packets (RFC 9000 §7.2).</summary>
+    public ConnectionId RemoteConnectionId { get; private set; }
+
+    /// <summary>The DCID of the client's first Initial; it keys the Initial secrets (RFC 9001 §5.2).</summary>
+    public ConnectionId OriginalDestinationConnectionId { get; }
+
+    public TransportParameters LocalTransportParameters { get; }
+
+    public TransportParameters? PeerTransportParameters { get; private set; }
+
+    public IQuicTlsSession Tls => _tls;
+
+    public bool IsHandshakeComplete { get; private set; }
+
+    public bool IsHandshakeConfirmed { get; private set; }
+
+    public QuicConnectionError? CloseError { get; private set; }
+
+    public QuicConnectionStats Stats { get; } = new();
+
+    public RttEstimator Rtt => _rtt;
+
+    /// <summary>Creates a client connection and queues its ClientHello (RFC 9000 §7, RFC 9001 §4.1).</summary>
+    public static QuicConnection CreateClient(
+        QuicConnectionOptions options,
+        IConnectionIdGenerator connectionIds,
+        Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
+        TimeSpan now)
+    {
+        // RFC 9000 §7.2: the client's first DCID is unpredictable and at least 8 bytes.
+        var originalDcid = new RandomConnectionIdGenerator(8).Generate();
+        var connection = new QuicConnection(true, options, connectionIds.Generate(), originalDcid, originalDcid, tlsFactory, now);
+        connection._tls.Start();
+        connection.DrainTls();
+        return connection;
+    }
+
+    /// <summary>Creates a server connection for a client's first Initial (RFC 9000 §7.2).</summary>
+    public static QuicConnection CreateServer(
+        QuicConnectionOptions options,
+        ConnectionId localConnectionId,
+        ConnectionId clientSourceConnectionId,
+        ConnectionId originalDestinationConnectionId,
+        Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
+        TimeSpan now)
+        => new(false, options, localConnectionId, clientSourceConnectionId, originalDestinationConnectionId, tlsFactory, now);
+
+    public bool TryPollEvent(out QuicConnectionEvent connectionEvent) => _events.TryDequeue(out connectionEvent);
+
+    private PacketNumberSpace Space(PacketNumberSpaceId id) => _spaces[(int)id];
+
+    private TransportParameters BuildLocalTransportParameters()
+    {
+        var parameters = new TransportParameters
+        {
+            MaxIdleTimeout = (ulong)_options.IdleTimeout.TotalMilliseconds,
+            InitialMaxData = _options.InitialMaxData,
+            InitialMaxStreamDataBidiLocal = _options.InitialMaxStreamDataBidiLocal,
+            InitialMaxStreamDataBidiRemote = _options.InitialMaxStreamDataBidiRemote,
+            InitialMaxStreamDataUni = _options.InitialMaxStreamDataUni,
+            InitialMaxStreamsBidi = _options.InitialMaxStreamsBidi,
+            InitialMaxStreamsUni = _options.InitialMaxStreamsUni,
+            AckDelayExponent = (ulong)_options.AckDelayExponent,
+            MaxAckDelay = (ulong)_options.MaxAckDelay.TotalMilliseconds,
+            ActiveConnectionIdLimit = _options.ActiveConnectionIdLimit,
+
+            // RFC 9000 §7.3: both sides authenticate the CIDs used during the handshake.
+            InitialSourceConnectionId = LocalConnectionId,
+        };
+
+        if (!IsClient)
+        {
+            parameters.OriginalDestinationConnectionId = OriginalDestinationConnectionId;
+        }
+
+        return parameters;
+    }
+
+    private void InstallInitialKeys(ConnectionId originalDcid)
+    {
+        // RFC 9001 §5.2: Initial keys come from the client's first DCID.
+        Span<byte> clientSecret = stackalloc byte[32];
+        Span<byte> serverSecret = stackalloc byte[32];
+        InitialSecrets.Derive(originalDcid.Span, clientSecret, serverSecret);
+        PacketNumberSpace initial = Space(PacketNumberSpaceId.Initial);
+        initial.ReadKeys?.Dispose();
+        initial.WriteKeys?.Dispose();
+        initial.WriteKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? clientSecret : serverSecret);
+        initial.ReadKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? serverSecret : clientSecret);
+    }
+
+    public void Dispose()
+    {
+        foreach (PacketNumberSpace space in _spaces) space.Dispose();
+        _tls.Dispose();
+    }
+}

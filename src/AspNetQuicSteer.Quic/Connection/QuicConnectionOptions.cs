@@ -1,0 +1,61 @@
+namespace AspNetQuicSteer.Quic.Connection;
+
+/// <summary>Transport settings of one connection; they become our transport parameters (RFC 9000 §18.2).</summary>
+internal sealed class QuicConnectionOptions
+{
+    private TimeSpan _idleTimeout = TimeSpan.FromSeconds(30);
+    private int _ackDelayExponent = 3;
+    private TimeSpan _maxAckDelay = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>RFC 9000 §10.1 max_idle_timeout; zero disables the idle timeout.</summary>
+    public TimeSpan IdleTimeout
+    {
+        get => _idleTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            _idleTimeout = value;
+        }
+    }
+
+    /// <summary>RFC 9000 §18.2 ack_delay_exponent (at most 20).</summary>
+    public int AckDelayExponent
+    {
+        get => _ackDelayExponent;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 20);
+            _ackDelayExponent = value;
+        }
+    }
+
+    /// <summary>RFC 9000 §18.2 max_ack_delay (below 2^14 ms).</summary>
+    public TimeSpan MaxAckDelay
+    {
+        get => _maxAckDelay;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(value, TimeSpan.FromMilliseconds(1 << 14));
+            _maxAckDelay = value;
+        }
+    }
+
+    public ulong InitialMaxData { get; set; } = 1024 * 1024;
+
+    public ulong InitialMaxStreamDataBidiLocal { get; set; } = 256 * 1024;
+
+    public ulong InitialMaxStreamDataBidiRemote { get; set; } = 256 * 1024;
+
+    public ulong InitialMaxStreamDataUni { get; set; } = 256 * 1024;
+
+    public ulong InitialMaxStreamsBidi { get; set; } = 100;
+
+    public ulong InitialMaxStreamsUni { get; set; } = 10;
+
+    public ulong ActiveConnectionIdLimit { get; set; } = 4;
+
+    /// <summary>Connection ID length this endpoint issues (RFC 9000 §5.1); short headers are parsed with it.</summary>
+    public int LocalConnectionIdLength { get; set; } = 8;
+}
