@@ -42,7 +42,7 @@ internal sealed partial class QuicConnection
                 case FrameType.ConnectionCloseTransport:
                 case FrameType.ConnectionCloseApplication:
                     ConnectionCloseFrame close = ConnectionCloseFrame.Parse(ref reader, frameType);
-                    OnPeerConnectionClose(now, close.IsApplicationError, close.ErrorCode, close.FrameType, DecodeReason(close.ReasonPhrase));
+                    OnPeerConnectionClose(now, close.IsApplicationError, close.ErrorCode, close.TriggeringFrameType, DecodeReason(close.ReasonPhrase));
                     return false;
                 case FrameType.HandshakeDone:
                     HandshakeDoneFrame.Parse(ref reader, frameType);
@@ -115,30 +115,30 @@ internal sealed partial class QuicConnection
 
     private void HandleAckFrame(TimeSpan now, PacketNumberSpace space, in AckFrame ack)
     {
-        Span<(ulong Smallest, ulong Largest)> ranges = stackalloc (ulong, ulong)[MaxAckRangesProcessed];
+        Span<AckRange> ranges = stackalloc AckRange[MaxAckRangesProcessed];
         int count = 0;
-        foreach ((ulong smallest, ulong largest) in ack.GetRanges())
+        foreach (AckRange range in ack.GetRanges())
         {
             if (count == ranges.Length) break;
-            ranges[count++] = (smallest, largest);
+            ranges[count++] = range;
         }
 
         // RFC 9000 §19.3: ack delay is scaled by the peer's ack_delay_exponent (default 3) and is in microseconds.
         int exponent = (int)(PeerTransportParameters?.AckDelayExponent ?? 3);
-        ulong micros = ack.AckDelay > (ulong.MaxValue >> 24) ? ulong.MaxValue >> 24 : ack.AckDelay << exponent;
-        TimeSpan ackDelay = TimeSpan.FromMicroseconds(Math.Min(micros, (ulong)TimeSpan.FromHours(1).TotalMicroseconds));
+        ulong micros = Math.Min(ack.GetAckDelay(exponent), (ulong)TimeSpan.FromHours(1).TotalMicroseconds);
+        TimeSpan ackDelay = TimeSpan.FromMicroseconds(micros);
         OnAckReceived(now, space, ack.LargestAcknowledged, ackDelay, ranges[..count]);
     }
 
     private void WriteAck(ref QuicWriter writer, PacketNumberSpace space, TimeSpan now)
     {
         RangeSet received = space.ReceivedPackets;
-        Span<(ulong Start, ulong End)> ranges = stackalloc (ulong, ulong)[received.Count];
+        Span<AckRange> ranges = stackalloc AckRange[received.Count];
         for (int i = 0; i < received.Count; i++)
         {
             // RangeSet is ascending half-open; ACK ranges are written descending and inclusive.
             (ulong start, ulong end) = received[received.Count - 1 - i];
-            ranges[i] = (start, end - 1);
+            ranges[i] = new AckRange(start, end - 1);
         }
 
         ulong ackDelay = 0;
@@ -149,17 +149,10 @@ internal sealed partial class QuicConnection
             ackDelay = (ulong)Math.Max(0, delay.Ticks / 10) >> _options.AckDelayExponent;
         }
 
-        var frame = new AckFrame(ranges, ackDelay);
-        int fit = frame.GetLength();
-        while (fit > writer.Remaining && ranges.Length > 1)
-        {
-            ranges = ranges[..^1];
-            frame = new AckFrame(ranges, ackDelay);
-            fit = frame.GetLength();
-        }
-
-        if (fit > writer.Remaining) return;
-        frame.Write(ref writer);
+        // RFC 9000 §13.2.4: when space is short, report the newest ranges and drop the oldest.
+        int fit = AckFrame.GetRangeCountThatFits(ranges, ackDelay, null, writer.Remaining);
+        if (fit <= 0) return;
+        new AckFrame(ranges[..fit], ackDelay).Write(ref writer);
         space.AckPending = false;
         space.AckDeadline = null;
         space.UnackedAckElicitingCount = 0;
@@ -183,15 +176,15 @@ internal sealed partial class QuicConnection
         {
             // RFC 9000 §10.2.3: an application close in Initial/Handshake packets becomes a transport
             // CONNECTION_CLOSE with APPLICATION_ERROR and no reason, so nothing about the application leaks.
-            frame = ConnectionCloseFrame.Transport((ulong)ApplicationErrorInHandshakeSpaces, 0, default);
+            frame = new ConnectionCloseFrame(false, (ulong)ApplicationErrorInHandshakeSpaces, 0, default);
         }
         else if (error.IsApplicationError)
         {
-            frame = ConnectionCloseFrame.Application(error.ErrorCode, reason[..reasonLength]);
+            frame = new ConnectionCloseFrame(true, error.ErrorCode, 0, reason[..reasonLength]);
         }
         else
         {
-            frame = ConnectionCloseFrame.Transport(error.ErrorCode, error.FrameType, reason[..reasonLength]);
+            frame = new ConnectionCloseFrame(false, error.ErrorCode, error.FrameType, reason[..reasonLength]);
         }
 
         if (frame.GetLength() <= writer.Remaining) frame.Write(ref writer);

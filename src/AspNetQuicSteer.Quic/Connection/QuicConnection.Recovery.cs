@@ -1,3 +1,4 @@
+using AspNetQuicSteer.Quic.Frames;
 using AspNetQuicSteer.Quic.Recovery;
 using AspNetQuicSteer.Quic.Wire;
 
@@ -28,7 +29,7 @@ internal sealed partial class QuicConnection
     /// RFC 9002 §6.1 / §A.7: processes one ACK frame's ranges (given descending, inclusive) for a space.
     /// <paramref name="ackDelay"/> is already decoded with the peer's ack_delay_exponent.
     /// </summary>
-    private void OnAckReceived(TimeSpan now, PacketNumberSpace space, ulong largestAcknowledged, TimeSpan ackDelay, ReadOnlySpan<(ulong Smallest, ulong Largest)> ranges)
+    private void OnAckReceived(TimeSpan now, PacketNumberSpace space, ulong largestAcknowledged, TimeSpan ackDelay, ReadOnlySpan<AckRange> ranges)
     {
         // RFC 9000 §13.1: acknowledging a packet that was never sent is a PROTOCOL_VIOLATION.
         if (largestAcknowledged >= space.NextPacketNumber)
@@ -83,7 +84,7 @@ internal sealed partial class QuicConnection
         _ptoCount = 0;
     }
 
-    private static bool IsInRanges(ulong packetNumber, ReadOnlySpan<(ulong Smallest, ulong Largest)> ranges)
+    private static bool IsInRanges(ulong packetNumber, ReadOnlySpan<AckRange> ranges)
     {
         foreach ((ulong smallest, ulong largest) in ranges)
         {

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using AspNetQuicSteer.Quic.Connection;
+using AspNetQuicSteer.Quic.Endpoint;
+using AspNetQuicSteer.Quic.Tls;
+
+namespace QuicHandshakeHarness;
+
+/// <summary>
+/// Drives the sans-IO endpoint over one real UDP socket with a single-threaded poll loop. This is a
+/// test harness for handshakes with real peers, not the product's I/O driver (that is the Sockets layer,
+/// which batches syscalls and allocates nothing per packet). It prints one machine-readable line per event.
+/// </summary>
+internal sealed class HandshakeServer : IDisposable
+{
+    private static readonly TimeSpan MaxPollWait = TimeSpan.FromMilliseconds(50);
+
+    private readonly HarnessOptions _options;
+    private readonly TextWriter _log;
+    private readonly X509Certificate2 _certificate;
+    private readonly QuicEndpoint _endpoint;
+    private readonly Socket _socket;
+    private readonly List<TrackedConnection> _connections = [];
+    private int _handshakes;
+
+    public HandshakeServer(HarnessOptions options, TextWriter log)
+    {
+        _options = options;
+        _log = log;
+        _certificate = options.CertificatePath is { } certPath
+            ? X509Certificate2.CreateFromPemFile(certPath, options.KeyPath)
+            : CreateDevelopmentCertificate();
+
+        _endpoint = new QuicEndpoint(new QuicEndpointOptions
+        {
+            ServerTls = transportParameters => new TlsServerHandshake(new TlsServerOptions
+            {
+                Certificate = _certificate,
+                ApplicationProtocols = options.ApplicationProtocols,
+                TransportParameters = transportParameters,
+            }),
+        });
+
+        _socket = new Socket(options.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(options.Address, options.Port));
+    }
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        byte[] receiveBuffer = new byte[65536];
+        byte[] sendBuffer = new byte[1500];
+        EndPoint anyRemote = new IPEndPoint(_options.Address.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
+
+        _log.WriteLine($"LISTENING {_socket.LocalEndPoint} alpn={string.Join(',', _options.ApplicationProtocols)} cert={_certificate.Subject}");
+        _log.Flush();
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TimeSpan now = clock.Elapsed;
+            if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
+            {
+                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes}");
+                return _options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0;
+            }
+
+            if (_endpoint.NextTimeout(now) is { } due && due <= now) _endpoint.HandleTimeout(now);
+            CollectEvents(now);
+
+            while (_endpoint.TryPollTransmit(now, sendBuffer, out int length, out EndPoint? remote) && remote is not null)
+            {
+                _socket.SendTo(sendBuffer.AsSpan(0, length), SocketFlags.None, remote);
+            }
+
+            if (_options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0)
+            {
+                _log.WriteLine($"DONE handshakes={_handshakes}");
+                return 0;
+            }
+
+            TimeSpan wait = MaxPollWait;
+            if (_endpoint.NextTimeout(now) is { } next && next - now < wait) wait = next - now;
+            foreach (TrackedConnection tracked in _connections)
+            {
+                if (tracked.CloseAt is { } closeAt && closeAt - now < wait) wait = closeAt - now;
+            }
+
+            if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
+            if (_socket.Poll((int)wait.TotalMicroseconds, SelectMode.SelectRead))
+            {
+                while (_socket.Available > 0)
+                {
+                    EndPoint remote = anyRemote;
+                    int received = _socket.ReceiveFrom(receiveBuffer, ref remote);
+                    _endpoint.HandleDatagram(clock.Elapsed, remote, receiveBuffer.AsSpan(0, received));
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private void CollectEvents(TimeSpan now)
+    {
+        while (_endpoint.TryAccept(out QuicConnection accepted))
+        {
+            _connections.Add(new TrackedConnection(accepted));
+        }
+
+        for (int i = _connections.Count - 1; i >= 0; i--)
+        {
+            TrackedConnection tracked = _connections[i];
+            QuicConnection connection = tracked.Connection;
+            while (connection.TryPollEvent(out QuicConnectionEvent e))
+            {
+                switch (e.Kind)
+                {
+                    case QuicConnectionEventKind.HandshakeCompleted:
+                        _handshakes++;
+                        IQuicTlsSession tls = connection.Tls;
+                        _log.WriteLine(
+                            $"HANDSHAKE_COMPLETE cid={connection.LocalConnectionId} alpn={tls.NegotiatedApplicationProtocol} " +
+                            $"cipher={tls.CipherSuite} group={(tls as TlsServerHandshake)?.NegotiatedGroup} sni={tls.ServerName ?? "-"} " +
+                            $"one_rtt_keys=installed rtt_ms={connection.Rtt.SmoothedRtt.TotalMilliseconds:0.###}");
+                        tracked.CloseAt = now + _options.CloseAfter;
+                        break;
+                    case QuicConnectionEventKind.HandshakeConfirmed:
+                        _log.WriteLine($"HANDSHAKE_CONFIRMED cid={connection.LocalConnectionId}");
+                        break;
+                    case QuicConnectionEventKind.Closed:
+                        _log.WriteLine($"CONNECTION_CLOSED cid={connection.LocalConnectionId} reason={connection.CloseError}");
+                        _connections.RemoveAt(i);
+                        break;
+                }
+            }
+
+            if (tracked.CloseAt is { } closeAt && closeAt <= now && connection.State == QuicConnectionState.Connected)
+            {
+                // H3_NO_ERROR (RFC 9114 §8.1): the harness serves no requests; it closes cleanly after the handshake.
+                connection.Close(now, 0x100, "handshake harness: handshake only");
+                tracked.CloseAt = null;
+            }
+        }
+
+        _log.Flush();
+    }
+
+    private static X509Certificate2 CreateDevelopmentCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        san.AddIpAddress(IPAddress.IPv6Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
+    }
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _endpoint.Dispose();
+        _certificate.Dispose();
+    }
+
+    private sealed class TrackedConnection(QuicConnection connection)
+    {
+        public QuicConnection Connection { get; } = connection;
+
+        public TimeSpan? CloseAt { get; set; }
+    }
+}
