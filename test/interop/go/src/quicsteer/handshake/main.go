@@ -4,7 +4,8 @@
 // Output (stdout), one line each, in this order:
 //
 //	HANDSHAKE_OK alpn=h3 version=0x00000001 cipher=TLS_AES_128_GCM_SHA256 tls=0x0304 sni=localhost resumed=false datagrams=false
-//	PEER_TP initial_max_data=... (the server's transport parameters; only after HANDSHAKE_OK)
+//	PEER_TP initial_max_data=... (the server's transport parameters as quic-go parsed them; quic-go
+//	                               substitutes RFC defaults for absent ones, e.g. max_udp_payload_size=2^62-1)
 //	PEER_CLOSED <error>          (only with -hold, when the server closed the connection first)
 //	CLOSED code=0x0              (we closed the connection with an application error)
 //
@@ -116,14 +117,18 @@ func formatTP(tp *logging.TransportParameters) string {
 	if tp == nil {
 		return "none"
 	}
+	datagrams := "absent"
+	if tp.MaxDatagramFrameSize >= 0 { // quic-go uses -1 (protocol.InvalidByteCount) for "not sent"
+		datagrams = strconv.FormatInt(int64(tp.MaxDatagramFrameSize), 10)
+	}
 	return fmt.Sprintf("initial_max_data=%d initial_max_stream_data_bidi_local=%d initial_max_stream_data_bidi_remote=%d "+
 		"initial_max_stream_data_uni=%d initial_max_streams_bidi=%d initial_max_streams_uni=%d max_idle_timeout_ms=%d "+
 		"max_udp_payload_size=%d ack_delay_exponent=%d max_ack_delay_ms=%d active_connection_id_limit=%d "+
-		"disable_active_migration=%t max_datagram_frame_size=%d stateless_reset_token=%t retry_scid=%t",
+		"disable_active_migration=%t max_datagram_frame_size=%s stateless_reset_token=%t retry_scid=%t",
 		tp.InitialMaxData, tp.InitialMaxStreamDataBidiLocal, tp.InitialMaxStreamDataBidiRemote,
 		tp.InitialMaxStreamDataUni, tp.MaxBidiStreamNum, tp.MaxUniStreamNum, tp.MaxIdleTimeout.Milliseconds(),
 		tp.MaxUDPPayloadSize, tp.AckDelayExponent, tp.MaxAckDelay.Milliseconds(), tp.ActiveConnectionIDLimit,
-		tp.DisableActiveMigration, tp.MaxDatagramFrameSize, tp.StatelessResetToken != nil, tp.RetrySourceConnectionID != nil)
+		tp.DisableActiveMigration, datagrams, tp.StatelessResetToken != nil, tp.RetrySourceConnectionID != nil)
 }
 
 func main() {
