@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the real QUIC peers the interop tests use (../shared/design/PEERS.md), only when missing.
-# Idempotent: a machine that has them already does no apt work at all.
+# Idempotent: a machine that has them already does no apt work at all (no apt-get update either).
+#   ngtcp2-client / ngtcp2-server : gtlsclient / gtlsserver (ngtcp2 0.12, GnuTLS, nghttp3)
+#   golang-go + quic-go sources   : eng/build-peers.sh builds test/interop/go programs offline
+#   openssl                       : handy for inspecting test certificates (tests use .NET's own)
 set -euo pipefail
+
+quicgo=/usr/share/gocode/src/github.com/lucas-clemente/quic-go
 
 need=()
 command -v gtlsclient >/dev/null 2>&1 || need+=(ngtcp2-client)
 command -v gtlsserver >/dev/null 2>&1 || need+=(ngtcp2-server)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
-[ -d /usr/share/gocode/src/github.com/lucas-clemente/quic-go ] || need+=(golang-github-lucas-clemente-quic-go-dev)
+[ -f "$quicgo/client.go" ] || need+=(golang-github-lucas-clemente-quic-go-dev)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -20,3 +25,16 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+
+# Verify: a package that installed but does not provide what we probe for is a failure, not a pass.
+missing=()
+command -v gtlsclient >/dev/null 2>&1 || missing+=(gtlsclient)
+command -v gtlsserver >/dev/null 2>&1 || missing+=(gtlsserver)
+command -v go >/dev/null 2>&1 || missing+=(go)
+[ -f "$quicgo/client.go" ] || missing+=("$quicgo")
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "install-peers: still missing after install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-peers: installed ${need[*]}"
