@@ -1,4 +1,5 @@
 using System.Net.Security;
+using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
 using System.Security.Cryptography.X509Certificates;
 
 namespace AspNetQuicSteer.Quic.Tls;

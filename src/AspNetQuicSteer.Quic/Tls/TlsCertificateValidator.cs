@@ -1,4 +1,5 @@
 using System.Net.Security;
+using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -18,6 +19,8 @@ internal static class TlsCertificateValidator
     /// <param name="expectServerAuth">Checks the serverAuth EKU (else clientAuth).</param>
     /// <param name="hostName">The name or IP literal to match; null skips the name check.</param>
     /// <param name="trustedRoots">Custom roots; null means the system trust store.</param>
+    /// <param name="revocationMode">Revocation checking for the chain.</param>
+    /// <param name="callback">Optional application override.</param>
     public static X509Certificate2 Validate(
         IReadOnlyList<byte[]> certificates,
         bool expectServerAuth,

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
 
 namespace AspNetQuicSteer.Quic.Tls;
 
