@@ -6,7 +6,7 @@ namespace AspNetQuicSteer.Quic.Connection;
 internal sealed class PacketNumberSpace : IDisposable
 {
     /// <summary>RFC 9000 §13.2.4: the ranges an ACK reports are bounded; older ones are forgotten.</summary>
-    private const int MaxAckRanges = 32;
+    public const int MaxAckRanges = 32;
 
     public PacketNumberSpace(PacketNumberSpaceId id)
     {

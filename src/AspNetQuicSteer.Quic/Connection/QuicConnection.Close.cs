@@ -1,3 +1,4 @@
+using System.Text;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
@@ -15,6 +16,7 @@ internal sealed partial class QuicConnection
     {
         if (State is QuicConnectionState.Closing or QuicConnectionState.Draining or QuicConnectionState.Closed) return;
         CloseError = new QuicConnectionError(isApplication, errorCode, frameType, reason, IsLocal: true);
+        _closeReason = Encoding.UTF8.GetBytes(reason.Length > MaxReasonBytes / 4 ? reason[..(MaxReasonBytes / 4)] : reason);
 
         // RFC 9000 §10.2: the closing state lasts three times the current PTO.
         State = QuicConnectionState.Closing;

@@ -2,6 +2,7 @@ using System.Text;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Frames;
 using AspNetQuicSteer.Quic.Packets;
+using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
@@ -10,6 +11,12 @@ internal sealed partial class QuicConnection
 {
     /// <summary>Upper bound on ACK ranges we read from one frame; more is legal but useless to recovery.</summary>
     private const int MaxAckRangesProcessed = 64;
+
+    /// <summary>Reused for every ACK we write (the per-packet path allocates nothing).</summary>
+    private readonly AckRange[] _ackRangeScratch = new AckRange[PacketNumberSpace.MaxAckRanges];
+
+    /// <summary>CONNECTION_CLOSE reason, encoded once when the close starts.</summary>
+    private byte[] _closeReason = [];
 
     /// <summary>
     /// Parses and applies every frame of a packet payload (RFC 9000 §12.4); returns whether the packet was
@@ -133,7 +140,7 @@ internal sealed partial class QuicConnection
     private void WriteAck(ref QuicWriter writer, PacketNumberSpace space, TimeSpan now)
     {
         RangeSet received = space.ReceivedPackets;
-        Span<AckRange> ranges = stackalloc AckRange[received.Count];
+        Span<AckRange> ranges = _ackRangeScratch.AsSpan(0, received.Count);
         for (int i = 0; i < received.Count; i++)
         {
             // RangeSet is ascending half-open; ACK ranges are written descending and inclusive.
@@ -168,8 +175,7 @@ internal sealed partial class QuicConnection
     private void WriteConnectionClose(ref QuicWriter writer, PacketNumberSpace space)
     {
         QuicConnectionError error = CloseError!;
-        Span<byte> reason = stackalloc byte[MaxReasonBytes];
-        int reasonLength = Encoding.UTF8.GetBytes(error.Reason.AsSpan(0, Math.Min(error.Reason.Length, MaxReasonBytes / 4)), reason);
+        ReadOnlySpan<byte> reason = _closeReason;
 
         ConnectionCloseFrame frame;
         if (error.IsApplicationError && space.Id != PacketNumberSpaceId.Application)
@@ -180,11 +186,11 @@ internal sealed partial class QuicConnection
         }
         else if (error.IsApplicationError)
         {
-            frame = new ConnectionCloseFrame(true, error.ErrorCode, 0, reason[..reasonLength]);
+            frame = new ConnectionCloseFrame(true, error.ErrorCode, 0, reason);
         }
         else
         {
-            frame = new ConnectionCloseFrame(false, error.ErrorCode, error.FrameType, reason[..reasonLength]);
+            frame = new ConnectionCloseFrame(false, error.ErrorCode, error.FrameType, reason);
         }
 
         if (frame.GetLength() <= writer.Remaining) frame.Write(ref writer);

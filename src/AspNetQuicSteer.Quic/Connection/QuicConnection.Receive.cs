@@ -171,8 +171,8 @@ internal sealed partial class QuicConnection
         {
             // RFC 9000 §7.2: the client switches its DCID to the server's SCID from the first packet it receives.
             _receivedFirstServerPacket = true;
-            RemoteConnectionId = new ConnectionId(header.GetSourceConnectionId(packet));
-            RemoteConnectionIdAtHandshake = RemoteConnectionId;
+            _remoteConnectionId = new ConnectionId(header.GetSourceConnectionId(packet));
+            RemoteConnectionIdAtHandshake = _remoteConnectionId;
         }
 
         if (!IsClient && level == EncryptionLevel.Handshake)

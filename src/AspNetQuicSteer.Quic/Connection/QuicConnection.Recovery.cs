@@ -1,5 +1,6 @@
 using AspNetQuicSteer.Quic.Frames;
 using AspNetQuicSteer.Quic.Recovery;
+using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
@@ -12,9 +13,9 @@ internal sealed partial class QuicConnection
     private int _ptoCount;
 
     private TimeSpan PeerMaxAckDelay
-        => TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxAckDelay ?? 25);
+        => TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxAckDelayMilliseconds ?? 25);
 
-    private void OnPacketSent(TimeSpan now, PacketNumberSpace space, SentPacket sent)
+    private static void OnPacketSent(TimeSpan now, PacketNumberSpace space, SentPacket sent)
     {
         if (!sent.InFlight) return;
         space.SentPackets.Add(sent);
@@ -262,7 +263,7 @@ internal sealed partial class QuicConnection
         get
         {
             TimeSpan local = _options.IdleTimeout;
-            TimeSpan peer = TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxIdleTimeout ?? 0);
+            TimeSpan peer = TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxIdleTimeoutMilliseconds ?? 0);
             TimeSpan timeout = local == TimeSpan.Zero ? peer : peer == TimeSpan.Zero ? local : (local < peer ? local : peer);
             if (timeout == TimeSpan.Zero) return TimeSpan.MaxValue;
             TimeSpan floor = 3 * _rtt.ProbeTimeout(PeerMaxAckDelay);

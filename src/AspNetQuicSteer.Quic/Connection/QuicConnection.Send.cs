@@ -123,11 +123,11 @@ internal sealed partial class QuicConnection
         int pnOffset;
         if (space.Id == PacketNumberSpaceId.Application)
         {
-            pnOffset = ShortHeaderWriter.Write(ref writer, RemoteConnectionId.Span, packetNumber, pnLength, spin: false, keyPhase: false);
+            pnOffset = ShortHeaderWriter.Write(ref writer, _remoteConnectionId.Span, packetNumber, pnLength, spin: false, keyPhase: false);
         }
         else
         {
-            layout = LongHeaderWriter.Write(ref writer, SpaceToPacketType(space.Id), Version1, RemoteConnectionId.Span, LocalConnectionId.Span, default, packetNumber, pnLength);
+            layout = LongHeaderWriter.Write(ref writer, SpaceToPacketType(space.Id), Version1, _remoteConnectionId.Span, _localConnectionId.Span, default, packetNumber, pnLength);
             pnOffset = layout.PacketNumberOffset;
         }
 
@@ -203,7 +203,7 @@ internal sealed partial class QuicConnection
         return total;
     }
 
-    private bool TryWriteCrypto(ref QuicWriter writer, PacketNumberSpace space, out ulong offset, out int length)
+    private static bool TryWriteCrypto(ref QuicWriter writer, PacketNumberSpace space, out ulong offset, out int length)
     {
         // CRYPTO frame overhead: type (1) + offset varint (≤8) + length varint (≤4).
         int room = writer.Remaining - 13;

@@ -1,8 +1,10 @@
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
+
 
 internal sealed partial class QuicConnection
 {
@@ -60,7 +62,7 @@ internal sealed partial class QuicConnection
             throw new TlsAlertException(TlsAlert.MissingExtension, "The peer sent no quic_transport_parameters.");
         }
 
-        PeerTransportParameters ??= TransportParameters.Decode(peerParameters.Value.Span, sentByServer: IsClient);
+        PeerTransportParameters ??= QuicTransportParameters.Decode(peerParameters.Value.Span, sentByServer: IsClient);
         ValidatePeerConnectionIds(PeerTransportParameters);
         IsHandshakeComplete = true;
         State = QuicConnectionState.Connected;
@@ -85,7 +87,7 @@ internal sealed partial class QuicConnection
     }
 
     /// <summary>RFC 9000 §7.3: the CIDs seen on the wire must match what the peer authenticated in its transport parameters.</summary>
-    private void ValidatePeerConnectionIds(TransportParameters peer)
+    private void ValidatePeerConnectionIds(QuicTransportParameters peer)
     {
         if (peer.InitialSourceConnectionId is not { } initialSource || !initialSource.Equals(RemoteConnectionIdAtHandshake))
         {

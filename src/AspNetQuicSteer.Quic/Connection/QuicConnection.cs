@@ -1,9 +1,11 @@
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Recovery;
 using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
+
 
 internal enum QuicConnectionState
 {
@@ -58,8 +60,9 @@ internal sealed partial class QuicConnection : IDisposable
     {
         IsClient = isClient;
         _options = options;
-        LocalConnectionId = localConnectionId;
-        RemoteConnectionId = remoteConnectionId;
+        _localConnectionId = localConnectionId;
+        _remoteConnectionId = remoteConnectionId;
+        RemoteConnectionIdAtHandshake = remoteConnectionId;
         OriginalDestinationConnectionId = originalDestinationConnectionId;
         _lastActivity = now;
         InstallInitialKeys(originalDestinationConnectionId);
@@ -77,18 +80,23 @@ internal sealed partial class QuicConnection : IDisposable
 
     public QuicConnectionState State { get; private set; } = QuicConnectionState.Handshaking;
 
+    // Fields rather than auto-properties: ConnectionId.Span is [UnscopedRef], and spans over heap fields can be
+    // handed to the packet writers without copying.
+    private readonly ConnectionId _localConnectionId;
+    private ConnectionId _remoteConnectionId;
+
     /// <summary>The CID we chose for ourselves; the peer puts it in the DCID of its packets.</summary>
-    public ConnectionId LocalConnectionId { get; }
+    public ConnectionId LocalConnectionId => _localConnectionId;
 
     /// <summary>The CID the peer chose; we put it in the DCID of our packets (RFC 9000 §7.2).</summary>
-    public ConnectionId RemoteConnectionId { get; private set; }
+    public ConnectionId RemoteConnectionId => _remoteConnectionId;
 
     /// <summary>The DCID of the client's first Initial; it keys the Initial secrets (RFC 9001 §5.2).</summary>
     public ConnectionId OriginalDestinationConnectionId { get; }
 
-    public TransportParameters LocalTransportParameters { get; }
+    public QuicTransportParameters LocalTransportParameters { get; }
 
-    public TransportParameters? PeerTransportParameters { get; private set; }
+    public QuicTransportParameters? PeerTransportParameters { get; private set; }
 
     public IQuicTlsSession Tls => _tls;
 
@@ -131,11 +139,11 @@ internal sealed partial class QuicConnection : IDisposable
 
     private PacketNumberSpace Space(PacketNumberSpaceId id) => _spaces[(int)id];
 
-    private TransportParameters BuildLocalTransportParameters()
+    private QuicTransportParameters BuildLocalTransportParameters()
     {
-        var parameters = new TransportParameters
+        var parameters = new QuicTransportParameters
         {
-            MaxIdleTimeout = (ulong)_options.IdleTimeout.TotalMilliseconds,
+            MaxIdleTimeoutMilliseconds = (ulong)_options.IdleTimeout.TotalMilliseconds,
             InitialMaxData = _options.InitialMaxData,
             InitialMaxStreamDataBidiLocal = _options.InitialMaxStreamDataBidiLocal,
             InitialMaxStreamDataBidiRemote = _options.InitialMaxStreamDataBidiRemote,
@@ -143,7 +151,7 @@ internal sealed partial class QuicConnection : IDisposable
             InitialMaxStreamsBidi = _options.InitialMaxStreamsBidi,
             InitialMaxStreamsUni = _options.InitialMaxStreamsUni,
             AckDelayExponent = (ulong)_options.AckDelayExponent,
-            MaxAckDelay = (ulong)_options.MaxAckDelay.TotalMilliseconds,
+            MaxAckDelayMilliseconds = (ulong)_options.MaxAckDelay.TotalMilliseconds,
             ActiveConnectionIdLimit = _options.ActiveConnectionIdLimit,
 
             // RFC 9000 §7.3: both sides authenticate the CIDs used during the handshake.
