@@ -63,7 +63,7 @@ internal sealed class HandshakeServer : IDisposable
             TimeSpan now = clock.Elapsed;
             if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
             {
-                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes}");
+                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.DatagramsDropped}");
                 return _options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0;
             }
 
@@ -131,7 +131,7 @@ internal sealed class HandshakeServer : IDisposable
                         _log.WriteLine($"HANDSHAKE_CONFIRMED cid={connection.LocalConnectionId}");
                         break;
                     case QuicConnectionEventKind.Closed:
-                        _log.WriteLine($"CONNECTION_CLOSED cid={connection.LocalConnectionId} reason={connection.CloseError}");
+                        _log.WriteLine($"CONNECTION_CLOSED cid={connection.LocalConnectionId} reason={connection.CloseError} packets_in={connection.Stats.PacketsReceived} packets_out={connection.Stats.PacketsSent} dropped={connection.Stats.PacketsDropped}");
                         _connections.RemoveAt(i);
                         break;
                 }
