@@ -164,15 +164,17 @@ internal sealed class PacketProtectionKeys : IDisposable
     /// <exception cref="InvalidOperationException">The confidentiality limit is reached (RFC 9001 §6.6).</exception>
     public int Seal(Span<byte> packet, int pnOffset, int pnLength, int payloadLength, ulong packetNumber)
     {
-        int headerLength = pnOffset + pnLength;
+        // Compare against packet.Length - ... so that no sum of caller values can overflow.
         if (pnOffset < 1 || pnLength is < 1 or > 4 || payloadLength < 0
-            || payloadLength > packet.Length - headerLength - TagLength
+            || pnOffset > packet.Length - pnLength - TagLength
+            || payloadLength > packet.Length - pnOffset - pnLength - TagLength
             || pnLength + payloadLength < MinPacketNumberAndPayloadLength
             || (packet[0] & 0x03) + 1 != pnLength)
         {
             throw new ArgumentException("Packet layout invalid: offsets, Packet Number Length bits, tag room, or payload shorter than the header protection sample needs (RFC 9001 §5.4.2).");
         }
 
+        int headerLength = pnOffset + pnLength;
         int total = headerLength + payloadLength + TagLength;
         Span<byte> payload = packet.Slice(headerLength, payloadLength);
         Aead.Seal(packetNumber, packet[..headerLength], payload, packet.Slice(headerLength + payloadLength, TagLength));
