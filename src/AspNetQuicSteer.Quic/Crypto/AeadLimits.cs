@@ -27,6 +27,16 @@ internal static class AeadLimits
 /// </summary>
 internal sealed class AeadIntegrityCounter
 {
+    /// <param name="integrityLimit">
+    /// An optional lower limit than the AEADs' (RFC 9001 §6.6); the effective limit is the lowest of it and those of
+    /// the AEADs that count into this instance.
+    /// </param>
+    public AeadIntegrityCounter(long integrityLimit = long.MaxValue)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(integrityLimit);
+        IntegrityLimit = integrityLimit;
+    }
+
     /// <summary>Packets that failed authentication so far.</summary>
     public long FailedOpens { get; private set; }
 
@@ -35,7 +45,7 @@ internal sealed class AeadIntegrityCounter
     /// "the selected AEAD"; using the lowest seen is the conservative reading when Initial keys (AES-128-GCM) and
     /// a negotiated ChaCha20-Poly1305 suite count into the same connection).
     /// </summary>
-    public long IntegrityLimit { get; private set; } = long.MaxValue;
+    public long IntegrityLimit { get; private set; }
 
     /// <summary>
     /// RFC 9001 §6.6: once the count of failed packets reaches the integrity limit the connection must be closed

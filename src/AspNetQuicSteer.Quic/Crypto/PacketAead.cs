@@ -27,7 +27,15 @@ internal sealed class PacketAead : IDisposable
     private readonly uint _ivHigh;
     private readonly ulong _ivLow;
 
-    public PacketAead(TlsCipherSuite suite, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, AeadIntegrityCounter? integrityCounter = null)
+    /// <param name="suite">Cipher suite whose AEAD this is (RFC 9001 §5.3).</param>
+    /// <param name="key">"quic key" (RFC 9001 §5.1).</param>
+    /// <param name="iv">"quic iv" (RFC 9001 §5.1).</param>
+    /// <param name="integrityCounter">The connection's failed-open counter (RFC 9001 §6.6); a new one when null.</param>
+    /// <param name="confidentialityLimit">
+    /// A lower confidentiality limit than RFC 9001 §6.6's, to force early key updates (e.g. to exercise them); at
+    /// most the RFC limit.
+    /// </param>
+    public PacketAead(TlsCipherSuite suite, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, AeadIntegrityCounter? integrityCounter = null, long? confidentialityLimit = null)
     {
         if (key.Length != suite.KeyLength())
         {
@@ -40,7 +48,13 @@ internal sealed class PacketAead : IDisposable
         }
 
         Suite = suite;
-        ConfidentialityLimit = AeadLimits.ConfidentialityLimit(suite);
+        long rfcLimit = AeadLimits.ConfidentialityLimit(suite);
+        if (confidentialityLimit is < 0 || confidentialityLimit > rfcLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(confidentialityLimit), "Must be between 0 and the RFC 9001 §6.6 limit.");
+        }
+
+        ConfidentialityLimit = confidentialityLimit ?? rfcLimit;
         _integrity = integrityCounter ?? new AeadIntegrityCounter();
         _integrity.ApplyLimit(AeadLimits.IntegrityLimit(suite));
         _ivHigh = BinaryPrimitives.ReadUInt32BigEndian(iv);

@@ -73,7 +73,7 @@ internal sealed class PacketProtectionKeys : IDisposable
         Span<byte> hp = stackalloc byte[suite.HeaderProtectionKeyLength()];
         try
         {
-            HkdfLabel.ExpandLabel(suite.Hash(), trafficSecret, "quic hp"u8, default, hp);
+            DeriveHeaderProtectionKey(suite, trafficSecret, hp);
             HeaderProtection headerProtection = HeaderProtection.Create(suite, hp);
             try
             {
@@ -91,6 +91,21 @@ internal sealed class PacketProtectionKeys : IDisposable
         }
     }
 
+    /// <summary>RFC 9001 §5.1: key = HKDF-Expand-Label(secret, "quic key", "", key_length); iv = ... "quic iv" ... 12.</summary>
+    internal static void DerivePacketKey(TlsCipherSuite suite, ReadOnlySpan<byte> secret, Span<byte> key, Span<byte> iv)
+    {
+        HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic key"u8, default, key[..suite.KeyLength()]);
+        HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic iv"u8, default, iv[..suite.IvLength()]);
+    }
+
+    /// <summary>RFC 9001 §5.1: hp = HKDF-Expand-Label(secret, "quic hp", "", hp_key_length).</summary>
+    internal static void DeriveHeaderProtectionKey(TlsCipherSuite suite, ReadOnlySpan<byte> secret, Span<byte> hp)
+        => HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic hp"u8, default, hp[..suite.HeaderProtectionKeyLength()]);
+
+    /// <summary>RFC 9001 §6.1: secret_&lt;n+1&gt; = HKDF-Expand-Label(secret_&lt;n&gt;, "quic ku", "", Hash.length).</summary>
+    internal static void DeriveNextSecret(TlsCipherSuite suite, ReadOnlySpan<byte> secret, Span<byte> next)
+        => HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic ku"u8, default, next[..suite.HashLength()]);
+
     /// <summary>
     /// RFC 9001 §6.1: secret_&lt;n+1&gt; = HKDF-Expand-Label(secret_&lt;n&gt;, "quic ku", "", Hash.length); new AEAD
     /// key and IV from it (RFC 9001 §5.1), but the SAME header protection key: "header protection keys are not
@@ -103,7 +118,7 @@ internal sealed class PacketProtectionKeys : IDisposable
         Span<byte> next = stackalloc byte[Suite.HashLength()];
         try
         {
-            HkdfLabel.ExpandLabel(Suite.Hash(), _secret, "quic ku"u8, default, next);
+            DeriveNextSecret(Suite, _secret, next);
             HeaderProtection shared = HeaderProtection.AddReference();
             try
             {
@@ -127,8 +142,7 @@ internal sealed class PacketProtectionKeys : IDisposable
         Span<byte> iv = stackalloc byte[PacketAead.NonceLength];
         try
         {
-            HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic key"u8, default, key);
-            HkdfLabel.ExpandLabel(suite.Hash(), secret, "quic iv"u8, default, iv);
+            DerivePacketKey(suite, secret, key, iv);
             var aead = new PacketAead(suite, key, iv, integrityCounter);
             return new PacketProtectionKeys(suite, secret.ToArray(), aead, headerProtection, keyPhase);
         }
@@ -150,15 +164,17 @@ internal sealed class PacketProtectionKeys : IDisposable
     /// <exception cref="InvalidOperationException">The confidentiality limit is reached (RFC 9001 §6.6).</exception>
     public int Seal(Span<byte> packet, int pnOffset, int pnLength, int payloadLength, ulong packetNumber)
     {
-        int headerLength = pnOffset + pnLength;
+        // Compare against packet.Length - ... so that no sum of caller values can overflow.
         if (pnOffset < 1 || pnLength is < 1 or > 4 || payloadLength < 0
-            || payloadLength > packet.Length - headerLength - TagLength
+            || pnOffset > packet.Length - pnLength - TagLength
+            || payloadLength > packet.Length - pnOffset - pnLength - TagLength
             || pnLength + payloadLength < MinPacketNumberAndPayloadLength
             || (packet[0] & 0x03) + 1 != pnLength)
         {
             throw new ArgumentException("Packet layout invalid: offsets, Packet Number Length bits, tag room, or payload shorter than the header protection sample needs (RFC 9001 §5.4.2).");
         }
 
+        int headerLength = pnOffset + pnLength;
         int total = headerLength + payloadLength + TagLength;
         Span<byte> payload = packet.Slice(headerLength, payloadLength);
         Aead.Seal(packetNumber, packet[..headerLength], payload, packet.Slice(headerLength + payloadLength, TagLength));
