@@ -125,8 +125,14 @@ internal sealed partial class QuicConnection
 
         if (!keys.TryOpen(packet, header.PacketNumberOffset, pnLength, packetNumber, out int payloadLength))
         {
-            // RFC 9001 §5.5 / §9.5: a packet that fails authentication is dropped without any reaction.
+            // RFC 9001 §5.5 / §9.5: a packet that fails authentication is dropped without any reaction,
+            // unless forgeries reach the integrity limit (§6.6).
             Stats.PacketsDropped++;
+            if (_integrity.IntegrityLimitReached)
+            {
+                throw new QuicProtocolException(TransportErrorCode.AeadLimitReached, "AEAD integrity limit reached.");
+            }
+
             return;
         }
 
@@ -152,6 +158,7 @@ internal sealed partial class QuicConnection
         ReadOnlySpan<byte> payload = packet.Slice(header.PacketNumberOffset + pnLength, payloadLength);
         bool ackEliciting = ProcessFrames(now, space, level, header.Type, payload);
 
+        if (space.IsDiscarded) return;
         space.ReceivedPackets.Add(packetNumber);
         if (space.LargestReceived is not { } largest || packetNumber > largest)
         {
@@ -187,6 +194,9 @@ internal sealed partial class QuicConnection
 
     private void OnAckElicitingPacketReceived(TimeSpan now, PacketNumberSpace space)
     {
+        // The packet's own frames may have completed the handshake and discarded this space (RFC 9001 §4.9);
+        // nothing can be acknowledged there any more.
+        if (space.IsDiscarded) return;
         space.UnackedAckElicitingCount++;
         space.AckPending = true;
 

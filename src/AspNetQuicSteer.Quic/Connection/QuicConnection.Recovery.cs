@@ -220,11 +220,21 @@ internal sealed partial class QuicConnection
         foreach (PacketNumberSpace space in _spaces)
         {
             if (space.LossTime is { } loss && loss < next) next = loss;
-            if (space.AckPending && space.AckDeadline is { } ack && ack < next) next = ack;
         }
 
-        (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
-        if (ptoSpace is not null && pto < next) next = pto;
+        // RFC 9002 §6.2.2.1: a server blocked by the anti-amplification limit arms no PTO (and has no ACK to send)
+        // until the client sends more; reporting those deadlines would only make the driver spin.
+        if (!IsAmplificationBlocked)
+        {
+            foreach (PacketNumberSpace space in _spaces)
+            {
+                if (space.AckPending && space.AckDeadline is { } ack && ack < next) next = ack;
+            }
+
+            (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
+            if (ptoSpace is not null && pto < next) next = pto;
+        }
+
         return next == TimeSpan.MaxValue ? null : next;
     }
 
@@ -253,6 +263,7 @@ internal sealed partial class QuicConnection
             if (space.LossTime is { } loss && loss <= now) DetectLostPackets(now, space);
         }
 
+        if (IsAmplificationBlocked) return;
         (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
         if (ptoSpace is not null && pto <= now) OnProbeTimeout(now, ptoSpace);
     }

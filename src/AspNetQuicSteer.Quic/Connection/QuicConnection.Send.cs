@@ -11,6 +11,15 @@ internal sealed partial class QuicConnection
 
     private const int AeadTagLength = 16;
 
+    /// <summary>Below this many bytes of room, no useful packet fits (header, a frame, the AEAD tag).</summary>
+    private const int MinUsefulDatagram = 64;
+
+    /// <summary>RFC 9000 §8.1: before the client's address is validated, a server sends at most 3x what it received.</summary>
+    private long AmplificationBudget
+        => IsClient || _addressValidated ? long.MaxValue : 3 * _bytesReceivedUnvalidated - _bytesSentUnvalidated;
+
+    private bool IsAmplificationBlocked => AmplificationBudget < MinUsefulDatagram;
+
     /// <summary>
     /// Writes the next datagram to send into <paramref name="buffer"/> and returns its length, or 0 when there
     /// is nothing to send now. Packets of several spaces are coalesced (RFC 9000 §12.2). Call until it returns 0.
@@ -20,18 +29,14 @@ internal sealed partial class QuicConnection
         if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return 0;
 
         int limit = Math.Min(buffer.Length, MaxDatagramSize);
-        if (!IsClient && !_addressValidated)
+        long budget = AmplificationBudget;
+        if (budget < limit)
         {
-            // RFC 9000 §8.1: before the client's address is validated, send at most 3x what it sent.
-            long budget = 3 * _bytesReceivedUnvalidated - _bytesSentUnvalidated;
-            if (budget < limit)
-            {
-                if (HasAnythingToSend(now)) Stats.AmplificationLimited++;
-                limit = (int)Math.Max(0, budget);
-            }
+            if (HasAnythingToSend(now)) Stats.AmplificationLimited++;
+            limit = (int)Math.Max(0, budget);
         }
 
-        if (limit < 64) return 0;
+        if (limit < MinUsefulDatagram) return 0;
 
         Span<byte> datagram = buffer[..limit];
         int written = 0;

@@ -29,7 +29,7 @@ internal sealed partial class QuicConnection
         {
             PacketNumberSpace space = Space(secret.Level.ToSpace());
             if (secret.Level == EncryptionLevel.ZeroRtt) continue; // 0-RTT is not offered yet.
-            var keys = PacketProtectionKeys.Create(secret.CipherSuite, secret.Secret);
+            var keys = PacketProtectionKeys.Create(secret.CipherSuite, secret.Secret, _integrity);
             if (secret.Direction == TlsKeyDirection.Read)
             {
                 space.ReadKeys?.Dispose();

@@ -46,6 +46,9 @@ internal sealed partial class QuicConnection : IDisposable
     private readonly QuicConnectionOptions _options;
     private readonly IQuicTlsSession _tls;
     private readonly RttEstimator _rtt = new();
+
+    /// <summary>RFC 9001 §6.6: forged-packet failures are counted across every key of the connection.</summary>
+    private readonly AeadIntegrityCounter _integrity = new();
     private TimeSpan _lastActivity;
     private bool _handshakeDonePending;
 
@@ -175,8 +178,8 @@ internal sealed partial class QuicConnection : IDisposable
         PacketNumberSpace initial = Space(PacketNumberSpaceId.Initial);
         initial.ReadKeys?.Dispose();
         initial.WriteKeys?.Dispose();
-        initial.WriteKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? clientSecret : serverSecret);
-        initial.ReadKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? serverSecret : clientSecret);
+        initial.WriteKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? clientSecret : serverSecret, _integrity);
+        initial.ReadKeys = PacketProtectionKeys.Create(TlsCipherSuite.Aes128GcmSha256, IsClient ? serverSecret : clientSecret, _integrity);
     }
 
     public void Dispose()

@@ -62,6 +62,7 @@ internal sealed class SimulatedNetwork : IDisposable
     public bool RunUntil(Func<bool> condition, TimeSpan budget)
     {
         TimeSpan end = Now + budget;
+        int stalledIterations = 0;
         while (true)
         {
             FlushTransmits();
@@ -72,6 +73,13 @@ internal sealed class SimulatedNetwork : IDisposable
             {
                 Now = end;
                 return condition();
+            }
+
+            // A timer that is due but never makes progress would spin forever; fail loudly instead.
+            stalledIterations = next.Value > Now ? 0 : stalledIterations + 1;
+            if (stalledIterations > 10_000)
+            {
+                throw new InvalidOperationException($"Livelock at t={Now}: a timer stays due without progress.");
             }
 
             if (next.Value > Now) Now = next.Value;

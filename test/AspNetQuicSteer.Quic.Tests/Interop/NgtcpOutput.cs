@@ -93,16 +93,6 @@ internal static class NgtcpOutput
     }
 }
 
-/// <summary>TLS 1.3 NamedGroup code points (RFC 8446 §4.2.7).</summary>
-internal static class TlsNamedGroup
-{
-    public const ushort Secp256r1 = 0x0017;
-    public const ushort Secp384r1 = 0x0018;
-    public const ushort Secp521r1 = 0x0019;
-    public const ushort X25519 = 0x001d;
-    public const ushort X25519MLKEM768 = 0x11ec;
-}
-
 /// <summary>The parts of a ClientHello / ServerHello / HelloRetryRequest interop tests look at.</summary>
 internal sealed record TlsHello(
     byte HandshakeType,

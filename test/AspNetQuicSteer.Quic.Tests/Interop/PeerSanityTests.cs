@@ -1,3 +1,4 @@
+using AspNetQuicSteer.Quic.Tls;
 using System.Net;
 using System.Net.Sockets;
 
@@ -26,7 +27,7 @@ public sealed class PeerSanityTests
         AssertGtlsClientCompleted(client, exitCode, temp, expectedCipher: "AES-128-GCM");
         TlsHello serverHello = SingleServerHello(client);
         Assert.False(serverHello.IsHelloRetryRequest);
-        Assert.Equal([TlsNamedGroup.X25519], serverHello.KeyShareGroups);
+        Assert.Equal([(ushort)TlsNamedGroup.X25519], serverHello.KeyShareGroups);
         Assert.Equal([(ushort)0x1301], serverHello.CipherSuites); // TLS_AES_128_GCM_SHA256
     }
 
@@ -44,7 +45,7 @@ public sealed class PeerSanityTests
         AssertGtlsClientCompleted(client, exitCode, temp, expectedCipher: "AES-256-GCM");
         TlsHello serverHello = SingleServerHello(client);
         Assert.False(serverHello.IsHelloRetryRequest);
-        Assert.Equal([TlsNamedGroup.Secp256r1], serverHello.KeyShareGroups);
+        Assert.Equal([(ushort)TlsNamedGroup.Secp256r1], serverHello.KeyShareGroups);
         Assert.Equal([(ushort)0x1302], serverHello.CipherSuites); // TLS_AES_256_GCM_SHA384
     }
 
@@ -60,13 +61,13 @@ public sealed class PeerSanityTests
         int exitCode = await client.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
 
         AssertGtlsClientCompleted(client, exitCode, temp, expectedCipher: "AES-128-GCM");
-        Assert.Equal([TlsNamedGroup.Secp256r1], SingleServerHello(client).KeyShareGroups);
+        Assert.Equal([(ushort)TlsNamedGroup.Secp256r1], SingleServerHello(client).KeyShareGroups);
 
         await server.WaitForLineAsync(l => l == NgtcpOutput.HandshakeCompleted, s_exitTimeout, PeerStream.StandardError, TestContext.Current.CancellationToken);
         TlsHello clientHello = Assert.Single(
             TlsHello.ParseAll(NgtcpOutput.ReceivedCryptoData(server.StandardErrorLines, "Initial")));
         Assert.Equal(TlsHello.ClientHelloType, clientHello.HandshakeType);
-        Assert.Equal([TlsNamedGroup.X25519, TlsNamedGroup.Secp256r1], clientHello.KeyShareGroups);
+        Assert.Equal([(ushort)TlsNamedGroup.X25519, (ushort)TlsNamedGroup.Secp256r1], clientHello.KeyShareGroups);
         Assert.Equal(["h3"], clientHello.AlpnProtocols);
     }
 
@@ -105,8 +106,8 @@ public sealed class PeerSanityTests
     }
 
     [Theory]
-    [InlineData(null, TlsNamedGroup.X25519)]
-    [InlineData("p256", TlsNamedGroup.Secp256r1)]
+    [InlineData(null, (ushort)TlsNamedGroup.X25519)]
+    [InlineData("p256", (ushort)TlsNamedGroup.Secp256r1)]
     public async Task GoHandshakeClient_CompletesHandshake_WithGtlsServer(string? curves, ushort expectedKeyShare)
     {
         using TempDirectory temp = new();
