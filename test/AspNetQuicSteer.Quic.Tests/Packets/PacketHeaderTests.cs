@@ -81,7 +81,7 @@ public sealed class PacketHeaderTests
         Assert.Equal(0x5a, crypto.Data.Length);
         Assert.Equal(0x02, crypto.Data[0]); // ServerHello
         Assert.False(frames.TryReadFrameType(out _));
-        Assert.False(frames.IsAckEliciting == false);
+        Assert.True(frames.IsAckEliciting);
     }
 
     [Fact]
