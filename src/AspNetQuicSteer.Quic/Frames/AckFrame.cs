@@ -35,27 +35,7 @@ internal readonly ref struct AckFrame
     /// </summary>
     public AckFrame(ReadOnlySpan<AckRange> rangesDescending, ulong ackDelay, EcnCounts? ecn = null)
     {
-        if (rangesDescending.IsEmpty)
-        {
-            throw new ArgumentException("An ACK frame acknowledges at least one range.", nameof(rangesDescending));
-        }
-
-        for (int i = 0; i < rangesDescending.Length; i++)
-        {
-            AckRange range = rangesDescending[i];
-            if (range.Smallest > range.Largest || range.Largest > QuicVarInt.MaxValue)
-            {
-                throw new ArgumentException($"ACK range {i} is inverted or beyond 2^62-1.", nameof(rangesDescending));
-            }
-
-            // RFC 9000 §19.3.1: Gap encodes (number of unacknowledged packets - 1), so ranges must be
-            // descending with at least one missing packet between them.
-            if (i > 0 && (rangesDescending[i - 1].Smallest < 2 || range.Largest > rangesDescending[i - 1].Smallest - 2))
-            {
-                throw new ArgumentException($"ACK range {i} is not below range {i - 1} with a gap.", nameof(rangesDescending));
-            }
-        }
-
+        ValidateRanges(rangesDescending);
         LargestAcknowledged = rangesDescending[0].Largest;
         FirstAckRange = rangesDescending[0].Largest - rangesDescending[0].Smallest;
         AdditionalRangeCount = (ulong)(rangesDescending.Length - 1);
@@ -99,7 +79,7 @@ internal readonly ref struct AckFrame
             ? new AckRangeEnumerator(_ranges)
             : new AckRangeEnumerator(LargestAcknowledged, FirstAckRange, _encodedRanges);
 
-    public static AckFrame Parse(ref QuicReader reader, ulong frameType)
+    public static AckFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong largest = reader.ReadVarInt();
         ulong ackDelay = reader.ReadVarInt();
@@ -154,26 +134,71 @@ internal readonly ref struct AckFrame
 
     public void Write(ref QuicWriter writer)
     {
-        writer.WriteVarInt((ulong)(Ecn.HasValue ? FrameType.AckEcn : FrameType.Ack));
-        writer.WriteVarInt(LargestAcknowledged);
-        writer.WriteVarInt(AckDelay);
-        writer.WriteVarInt(AdditionalRangeCount);
-        writer.WriteVarInt(FirstAckRange);
         if (_isBuilt)
         {
-            for (int i = 1; i < _ranges.Length; i++)
-            {
-                // RFC 9000 §19.3.1: Gap = previous smallest - this largest - 2; Length = largest - smallest.
-                writer.WriteVarInt(_ranges[i - 1].Smallest - _ranges[i].Largest - 2);
-                writer.WriteVarInt(_ranges[i].Largest - _ranges[i].Smallest);
-            }
-        }
-        else
-        {
-            writer.WriteBytes(_encodedRanges);
+            Write(ref writer, _ranges, AckDelay, Ecn);
+            return;
         }
 
-        if (Ecn is EcnCounts counts)
+        WriteFixedFields(ref writer, LargestAcknowledged, AckDelay, AdditionalRangeCount, FirstAckRange, Ecn.HasValue);
+        writer.WriteBytes(_encodedRanges);
+        WriteEcn(ref writer, Ecn);
+    }
+
+    public int GetLength()
+        => _isBuilt
+            ? GetLength(_ranges, AckDelay, Ecn)
+            : GetFixedFieldsLength(LargestAcknowledged, AckDelay, AdditionalRangeCount, FirstAckRange) + _encodedRanges.Length + GetEcnLength(Ecn);
+
+    /// <summary>
+    /// Writes an ACK frame straight from ranges (largest first, separated by gaps). Unlike building an
+    /// <see cref="AckFrame"/>, the ranges may live in narrower-scoped memory (stackalloc) than the writer.
+    /// </summary>
+    public static void Write(ref QuicWriter writer, scoped ReadOnlySpan<AckRange> rangesDescending, ulong ackDelay, EcnCounts? ecn)
+    {
+        ValidateRanges(rangesDescending);
+        AckRange first = rangesDescending[0];
+        WriteFixedFields(ref writer, first.Largest, ackDelay, (ulong)(rangesDescending.Length - 1), first.Largest - first.Smallest, ecn.HasValue);
+        for (int i = 1; i < rangesDescending.Length; i++)
+        {
+            // RFC 9000 §19.3.1: Gap = previous smallest - this largest - 2; Length = largest - smallest.
+            writer.WriteVarInt(rangesDescending[i - 1].Smallest - rangesDescending[i].Largest - 2);
+            writer.WriteVarInt(rangesDescending[i].Largest - rangesDescending[i].Smallest);
+        }
+
+        WriteEcn(ref writer, ecn);
+    }
+
+    /// <summary>Encoded length of the ACK frame <see cref="Write(ref QuicWriter, ReadOnlySpan{AckRange}, ulong, EcnCounts?)"/> would produce.</summary>
+    public static int GetLength(scoped ReadOnlySpan<AckRange> rangesDescending, ulong ackDelay, EcnCounts? ecn)
+    {
+        ValidateRanges(rangesDescending);
+        AckRange first = rangesDescending[0];
+        int length = GetFixedFieldsLength(first.Largest, ackDelay, (ulong)(rangesDescending.Length - 1), first.Largest - first.Smallest);
+        for (int i = 1; i < rangesDescending.Length; i++)
+        {
+            length += QuicVarInt.GetLength(rangesDescending[i - 1].Smallest - rangesDescending[i].Largest - 2)
+                + QuicVarInt.GetLength(rangesDescending[i].Largest - rangesDescending[i].Smallest);
+        }
+
+        return length + GetEcnLength(ecn);
+    }
+
+    private static void WriteFixedFields(ref QuicWriter writer, ulong largest, ulong ackDelay, ulong rangeCount, ulong firstRange, bool withEcn)
+    {
+        writer.WriteVarInt((ulong)(withEcn ? FrameType.AckEcn : FrameType.Ack));
+        writer.WriteVarInt(largest);
+        writer.WriteVarInt(ackDelay);
+        writer.WriteVarInt(rangeCount);
+        writer.WriteVarInt(firstRange);
+    }
+
+    private static int GetFixedFieldsLength(ulong largest, ulong ackDelay, ulong rangeCount, ulong firstRange)
+        => 1 + QuicVarInt.GetLength(largest) + QuicVarInt.GetLength(ackDelay) + QuicVarInt.GetLength(rangeCount) + QuicVarInt.GetLength(firstRange);
+
+    private static void WriteEcn(ref QuicWriter writer, EcnCounts? ecn)
+    {
+        if (ecn is EcnCounts counts)
         {
             writer.WriteVarInt(counts.Ect0);
             writer.WriteVarInt(counts.Ect1);
@@ -181,29 +206,31 @@ internal readonly ref struct AckFrame
         }
     }
 
-    public int GetLength()
+    private static int GetEcnLength(EcnCounts? ecn)
+        => ecn is EcnCounts counts ? QuicVarInt.GetLength(counts.Ect0) + QuicVarInt.GetLength(counts.Ect1) + QuicVarInt.GetLength(counts.Ce) : 0;
+
+    private static void ValidateRanges(scoped ReadOnlySpan<AckRange> rangesDescending)
     {
-        int length = 1 + QuicVarInt.GetLength(LargestAcknowledged) + QuicVarInt.GetLength(AckDelay)
-            + QuicVarInt.GetLength(AdditionalRangeCount) + QuicVarInt.GetLength(FirstAckRange);
-        if (_isBuilt)
+        if (rangesDescending.IsEmpty)
         {
-            for (int i = 1; i < _ranges.Length; i++)
+            throw new ArgumentException("An ACK frame acknowledges at least one range.", nameof(rangesDescending));
+        }
+
+        for (int i = 0; i < rangesDescending.Length; i++)
+        {
+            AckRange range = rangesDescending[i];
+            if (range.Smallest > range.Largest || range.Largest > QuicVarInt.MaxValue)
             {
-                length += QuicVarInt.GetLength(_ranges[i - 1].Smallest - _ranges[i].Largest - 2)
-                    + QuicVarInt.GetLength(_ranges[i].Largest - _ranges[i].Smallest);
+                throw new ArgumentException($"ACK range {i} is inverted or beyond 2^62-1.", nameof(rangesDescending));
+            }
+
+            // RFC 9000 §19.3.1: Gap encodes (number of unacknowledged packets - 1), so ranges must be
+            // descending with at least one missing packet between them.
+            if (i > 0 && (rangesDescending[i - 1].Smallest < 2 || range.Largest > rangesDescending[i - 1].Smallest - 2))
+            {
+                throw new ArgumentException($"ACK range {i} is not below range {i - 1} with a gap.", nameof(rangesDescending));
             }
         }
-        else
-        {
-            length += _encodedRanges.Length;
-        }
-
-        if (Ecn is EcnCounts counts)
-        {
-            length += QuicVarInt.GetLength(counts.Ect0) + QuicVarInt.GetLength(counts.Ect1) + QuicVarInt.GetLength(counts.Ce);
-        }
-
-        return length;
     }
 
     /// <summary>

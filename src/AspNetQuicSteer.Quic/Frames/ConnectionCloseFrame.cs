@@ -32,7 +32,7 @@ internal readonly ref struct ConnectionCloseFrame
 
     public ReadOnlySpan<byte> ReasonPhrase { get; }
 
-    public static ConnectionCloseFrame Parse(ref QuicReader reader, ulong frameType)
+    public static ConnectionCloseFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         bool isApplication = frameType == (ulong)FrameType.ConnectionCloseApplication;
         ulong errorCode = reader.ReadVarInt();

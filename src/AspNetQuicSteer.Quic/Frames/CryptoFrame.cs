@@ -15,7 +15,7 @@ internal readonly ref struct CryptoFrame
 
     public ReadOnlySpan<byte> Data { get; }
 
-    public static CryptoFrame Parse(ref QuicReader reader, ulong frameType)
+    public static CryptoFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong offset = reader.ReadVarInt();
         ReadOnlySpan<byte> data = reader.ReadVarIntPrefixedBytes();
@@ -29,11 +29,14 @@ internal readonly ref struct CryptoFrame
         return new CryptoFrame(offset, data);
     }
 
-    public void Write(ref QuicWriter writer)
+    public void Write(ref QuicWriter writer) => Write(ref writer, Offset, Data);
+
+    /// <summary>Writes a CRYPTO frame; the data may live in narrower-scoped memory than the writer.</summary>
+    public static void Write(ref QuicWriter writer, ulong offset, scoped ReadOnlySpan<byte> data)
     {
         writer.WriteVarInt((ulong)FrameType.Crypto);
-        writer.WriteVarInt(Offset);
-        writer.WriteVarIntPrefixedBytes(Data);
+        writer.WriteVarInt(offset);
+        writer.WriteVarIntPrefixedBytes(data);
     }
 
     public int GetLength() => 1 + QuicVarInt.GetLength(Offset) + QuicVarInt.GetLength((ulong)Data.Length) + Data.Length;

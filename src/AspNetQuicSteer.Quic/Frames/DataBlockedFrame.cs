@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>DATA_BLOCKED (RFC 9000 §19.12): the connection-level limit at which the sender is blocked.</summary>
 internal readonly record struct DataBlockedFrame(ulong MaximumData)
 {
-    public static DataBlockedFrame Parse(ref QuicReader reader, ulong frameType)
+    public static DataBlockedFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return new DataBlockedFrame(reader.ReadVarInt());
     }

@@ -18,7 +18,7 @@ internal readonly ref struct DatagramFrame
 
     public bool HasLength { get; }
 
-    public static DatagramFrame Parse(ref QuicReader reader, ulong frameType)
+    public static DatagramFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         bool hasLength = frameType == (ulong)FrameType.DatagramWithLength;
 
@@ -27,17 +27,20 @@ internal readonly ref struct DatagramFrame
         return new DatagramFrame(data, hasLength);
     }
 
-    public void Write(ref QuicWriter writer)
+    public void Write(ref QuicWriter writer) => Write(ref writer, Data, HasLength);
+
+    /// <summary>Writes a DATAGRAM frame; the data may live in narrower-scoped memory than the writer.</summary>
+    public static void Write(ref QuicWriter writer, scoped ReadOnlySpan<byte> data, bool hasLength)
     {
-        if (HasLength)
+        if (hasLength)
         {
             writer.WriteVarInt((ulong)FrameType.DatagramWithLength);
-            writer.WriteVarIntPrefixedBytes(Data);
+            writer.WriteVarIntPrefixedBytes(data);
         }
         else
         {
             writer.WriteVarInt((ulong)FrameType.Datagram);
-            writer.WriteBytes(Data);
+            writer.WriteBytes(data);
         }
     }
 

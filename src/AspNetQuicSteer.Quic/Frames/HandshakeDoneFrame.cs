@@ -6,7 +6,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>HANDSHAKE_DONE (RFC 9000 §19.20): no fields; only servers send it (the receiver enforces that).</summary>
 internal readonly struct HandshakeDoneFrame
 {
-    public static HandshakeDoneFrame Parse(ref QuicReader reader, ulong frameType)
+    public static HandshakeDoneFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return default;
     }

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>MAX_DATA (RFC 9000 §19.9): connection-level flow control limit.</summary>
 internal readonly record struct MaxDataFrame(ulong MaximumData)
 {
-    public static MaxDataFrame Parse(ref QuicReader reader, ulong frameType)
+    public static MaxDataFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return new MaxDataFrame(reader.ReadVarInt());
     }

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>MAX_STREAM_DATA (RFC 9000 §19.10): stream-level flow control limit.</summary>
 internal readonly record struct MaxStreamDataFrame(ulong StreamId, ulong MaximumStreamData)
 {
-    public static MaxStreamDataFrame Parse(ref QuicReader reader, ulong frameType)
+    public static MaxStreamDataFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong streamId = reader.ReadVarInt();
         ulong maximum = reader.ReadVarInt();

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>MAX_STREAMS (RFC 9000 §19.11): 0x12 bidirectional, 0x13 unidirectional.</summary>
 internal readonly record struct MaxStreamsFrame(bool Bidirectional, ulong MaximumStreams)
 {
-    public static MaxStreamsFrame Parse(ref QuicReader reader, ulong frameType)
+    public static MaxStreamsFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong maximum = reader.ReadVarInt();
 

@@ -39,7 +39,7 @@ internal readonly ref struct NewConnectionIdFrame
 
     public ReadOnlySpan<byte> StatelessResetToken { get; }
 
-    public static NewConnectionIdFrame Parse(ref QuicReader reader, ulong frameType)
+    public static NewConnectionIdFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong sequence = reader.ReadVarInt();
         ulong retirePriorTo = reader.ReadVarInt();

@@ -17,7 +17,7 @@ internal readonly ref struct NewTokenFrame
 
     public ReadOnlySpan<byte> Token { get; }
 
-    public static NewTokenFrame Parse(ref QuicReader reader, ulong frameType)
+    public static NewTokenFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ReadOnlySpan<byte> token = reader.ReadVarIntPrefixedBytes();
 

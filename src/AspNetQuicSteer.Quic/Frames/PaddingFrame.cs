@@ -17,7 +17,7 @@ internal readonly struct PaddingFrame
     /// <summary>Number of PADDING bytes (each byte is one frame of type 0x00).</summary>
     public int Length { get; }
 
-    public static PaddingFrame Parse(ref QuicReader reader, ulong frameType)
+    public static PaddingFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         int count = 1;
         ReadOnlySpan<byte> rest = reader.RemainingSpan;

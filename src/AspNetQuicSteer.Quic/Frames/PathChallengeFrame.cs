@@ -6,7 +6,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>PATH_CHALLENGE (RFC 9000 §19.17): 8 bytes of opaque data, carried here as a big-endian integer.</summary>
 internal readonly record struct PathChallengeFrame(ulong Data)
 {
-    public static PathChallengeFrame Parse(ref QuicReader reader, ulong frameType)
+    public static PathChallengeFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return new PathChallengeFrame(reader.ReadUInt64());
     }

@@ -6,7 +6,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>PATH_RESPONSE (RFC 9000 §19.18): echoes a PATH_CHALLENGE's 8 bytes, carried here as a big-endian integer.</summary>
 internal readonly record struct PathResponseFrame(ulong Data)
 {
-    public static PathResponseFrame Parse(ref QuicReader reader, ulong frameType)
+    public static PathResponseFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return new PathResponseFrame(reader.ReadUInt64());
     }

@@ -6,7 +6,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>PING (RFC 9000 §19.2): no fields; ack-eliciting, used to keep alive or probe.</summary>
 internal readonly struct PingFrame
 {
-    public static PingFrame Parse(ref QuicReader reader, ulong frameType)
+    public static PingFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return default;
     }

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>RESET_STREAM (RFC 9000 §19.4).</summary>
 internal readonly record struct ResetStreamFrame(ulong StreamId, ulong ApplicationErrorCode, ulong FinalSize)
 {
-    public static ResetStreamFrame Parse(ref QuicReader reader, ulong frameType)
+    public static ResetStreamFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong streamId = reader.ReadVarInt();
         ulong errorCode = reader.ReadVarInt();

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>RETIRE_CONNECTION_ID (RFC 9000 §19.16).</summary>
 internal readonly record struct RetireConnectionIdFrame(ulong SequenceNumber)
 {
-    public static RetireConnectionIdFrame Parse(ref QuicReader reader, ulong frameType)
+    public static RetireConnectionIdFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         return new RetireConnectionIdFrame(reader.ReadVarInt());
     }

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>STOP_SENDING (RFC 9000 §19.5).</summary>
 internal readonly record struct StopSendingFrame(ulong StreamId, ulong ApplicationErrorCode)
 {
-    public static StopSendingFrame Parse(ref QuicReader reader, ulong frameType)
+    public static StopSendingFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong streamId = reader.ReadVarInt();
         ulong errorCode = reader.ReadVarInt();

@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>STREAM_DATA_BLOCKED (RFC 9000 §19.13).</summary>
 internal readonly record struct StreamDataBlockedFrame(ulong StreamId, ulong MaximumStreamData)
 {
-    public static StreamDataBlockedFrame Parse(ref QuicReader reader, ulong frameType)
+    public static StreamDataBlockedFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong streamId = reader.ReadVarInt();
         ulong maximum = reader.ReadVarInt();

@@ -36,7 +36,7 @@ internal readonly ref struct StreamFrame
     /// <summary>RFC 9000 §19.8: the stream's size implied by this frame (offset + data length).</summary>
     public ulong EndOffset => Offset + (ulong)Data.Length;
 
-    public static StreamFrame Parse(ref QuicReader reader, ulong frameType)
+    public static StreamFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong streamId = reader.ReadVarInt();
         ulong offset = (frameType & OffsetBit) != 0 ? reader.ReadVarInt() : 0;
@@ -57,22 +57,29 @@ internal readonly ref struct StreamFrame
     public ulong GetFrameType()
         => (ulong)FrameType.Stream | (Offset != 0 ? OffsetBit : 0u) | (HasLength ? LengthBit : 0u) | (Fin ? FinBit : 0u);
 
-    public void Write(ref QuicWriter writer)
+    public void Write(ref QuicWriter writer) => Write(ref writer, StreamId, Offset, Data, Fin, HasLength);
+
+    /// <summary>
+    /// Writes a STREAM frame from its fields; unlike building a <see cref="StreamFrame"/>, the data may
+    /// live in narrower-scoped memory (stackalloc) than the writer.
+    /// </summary>
+    public static void Write(ref QuicWriter writer, ulong streamId, ulong offset, scoped ReadOnlySpan<byte> data, bool fin, bool hasLength)
     {
-        writer.WriteVarInt(GetFrameType());
-        writer.WriteVarInt(StreamId);
-        if (Offset != 0)
+        // RFC 9000 §19.8: OFF only when the offset is non-zero (minimal), LEN and FIN as asked.
+        writer.WriteVarInt((ulong)FrameType.Stream | (offset != 0 ? OffsetBit : 0u) | (hasLength ? LengthBit : 0u) | (fin ? FinBit : 0u));
+        writer.WriteVarInt(streamId);
+        if (offset != 0)
         {
-            writer.WriteVarInt(Offset);
+            writer.WriteVarInt(offset);
         }
 
-        if (HasLength)
+        if (hasLength)
         {
-            writer.WriteVarIntPrefixedBytes(Data);
+            writer.WriteVarIntPrefixedBytes(data);
         }
         else
         {
-            writer.WriteBytes(Data);
+            writer.WriteBytes(data);
         }
     }
 

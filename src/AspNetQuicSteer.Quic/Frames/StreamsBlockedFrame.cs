@@ -5,7 +5,7 @@ namespace AspNetQuicSteer.Quic.Frames;
 /// <summary>STREAMS_BLOCKED (RFC 9000 §19.14): 0x16 bidirectional, 0x17 unidirectional.</summary>
 internal readonly record struct StreamsBlockedFrame(bool Bidirectional, ulong MaximumStreams)
 {
-    public static StreamsBlockedFrame Parse(ref QuicReader reader, ulong frameType)
+    public static StreamsBlockedFrame Parse(scoped ref QuicReader reader, ulong frameType)
     {
         ulong maximum = reader.ReadVarInt();
 

@@ -49,14 +49,22 @@ internal static class TlsCertificateValidator
             }
 
             SslPolicyErrors errors = SslPolicyErrors.None;
-            if (!chain.Build(leaf))
+            try
             {
-                errors |= SslPolicyErrors.RemoteCertificateChainErrors;
-            }
+                if (!chain.Build(leaf))
+                {
+                    errors |= SslPolicyErrors.RemoteCertificateChainErrors;
+                }
 
-            if (hostName is not null && !leaf.MatchesHostname(hostName, allowWildcards: true, allowCommonName: false))
+                if (hostName is not null && !leaf.MatchesHostname(hostName, allowWildcards: true, allowCommonName: false))
+                {
+                    errors |= SslPolicyErrors.RemoteCertificateNameMismatch;
+                }
+            }
+            catch (CryptographicException e)
             {
-                errors |= SslPolicyErrors.RemoteCertificateNameMismatch;
+                // RFC 8446 §6.2: a certificate whose contents (e.g. its public key) cannot be processed is bad_certificate.
+                throw new TlsAlertException(TlsAlert.BadCertificate, "Peer certificate is malformed: " + e.Message, e);
             }
 
             bool accepted = callback?.Invoke(leaf, chain, errors) ?? errors == SslPolicyErrors.None;

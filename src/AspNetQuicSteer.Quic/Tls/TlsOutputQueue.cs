@@ -8,8 +8,9 @@ internal sealed class TlsOutputQueue
     private readonly Queue<TlsTrafficSecret> _secrets = new();
     private readonly Queue<(EncryptionLevel Level, byte[] Data)> _data = new();
 
+    /// <summary>Queues a copy: the consumer owns it (e.g. for later key updates) even after the session zeroes its own.</summary>
     public void AddSecret(EncryptionLevel level, TlsKeyDirection direction, TlsCipherSuite suite, byte[] secret)
-        => _secrets.Enqueue(new TlsTrafficSecret(level, direction, suite, secret));
+        => _secrets.Enqueue(new TlsTrafficSecret(level, direction, suite, secret.ToArray()));
 
     public void AddData(EncryptionLevel level, byte[] data) => _data.Enqueue((level, data));
 

@@ -5,19 +5,6 @@ using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
 
 namespace AspNetQuicSteer.Quic.Tls;
 
-/// <summary>Client certificate policy of a server (RFC 8446 §4.3.2).</summary>
-internal enum TlsClientCertificateMode
-{
-    /// <summary>No CertificateRequest.</summary>
-    None,
-
-    /// <summary>Request a certificate; an empty Certificate is accepted.</summary>
-    Allow,
-
-    /// <summary>Request a certificate; an empty one fails with certificate_required (RFC 8446 §4.4.2.4).</summary>
-    Require,
-}
-
 /// <summary>Per-connection server configuration (may be supplied after the ClientHello, see <see cref="TlsServerHandshake.SetServerConfiguration"/>).</summary>
 internal sealed class TlsServerOptions
 {

@@ -97,9 +97,16 @@ internal static class TlsSignatures
     public static void Verify(X509Certificate2 certificate, ushort scheme, byte[] content, byte[] signature)
     {
         bool compatible = false;
-        foreach (TlsSignatureScheme s in SchemesFor(certificate))
+        try
         {
-            compatible |= (ushort)s == scheme;
+            foreach (TlsSignatureScheme s in SchemesFor(certificate))
+            {
+                compatible |= (ushort)s == scheme;
+            }
+        }
+        catch (CryptographicException e)
+        {
+            throw new TlsAlertException(TlsAlert.BadCertificate, "The certificate public key cannot be used.", e);
         }
 
         if (!compatible)
