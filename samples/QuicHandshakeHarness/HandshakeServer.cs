@@ -41,6 +41,8 @@ internal sealed class HandshakeServer : IDisposable
                 Certificate = _certificate,
                 ApplicationProtocols = options.ApplicationProtocols,
                 TransportParameters = transportParameters,
+                Groups = options.Groups.Count > 0 ? options.Groups : TlsDefaults.ServerGroups,
+                CipherSuites = options.CipherSuites.Count > 0 ? options.CipherSuites : TlsDefaults.CipherSuites,
             }),
         });
 
@@ -123,7 +125,7 @@ internal sealed class HandshakeServer : IDisposable
                         IQuicTlsSession tls = connection.Tls;
                         _log.WriteLine(
                             $"HANDSHAKE_COMPLETE cid={connection.LocalConnectionId} alpn={tls.NegotiatedApplicationProtocol} " +
-                            $"cipher={tls.CipherSuite} group={(tls as TlsServerHandshake)?.NegotiatedGroup} sni={tls.ServerName ?? "-"} " +
+                            $"cipher={tls.CipherSuite} group={(tls as TlsServerHandshake)?.NegotiatedGroup} hrr={(tls as TlsServerHandshake)?.UsedHelloRetryRequest} sni={tls.ServerName ?? "-"} " +
                             $"one_rtt_keys=installed rtt_ms={connection.Rtt.SmoothedRtt.TotalMilliseconds:0.###}");
                         tracked.CloseAt = now + _options.CloseAfter;
                         break;

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Security;
+using AspNetQuicSteer.Quic.Crypto;
+using AspNetQuicSteer.Quic.Tls;
+using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
 
 namespace QuicHandshakeHarness;
 
@@ -16,6 +19,12 @@ internal sealed class HarnessOptions
     public string? KeyPath { get; private set; }
 
     public List<SslApplicationProtocol> ApplicationProtocols { get; } = [];
+
+    /// <summary>Key-exchange groups the server accepts, in preference order (empty = library default).</summary>
+    public List<TlsNamedGroup> Groups { get; } = [];
+
+    /// <summary>Cipher suites the server accepts, in preference order (empty = library default).</summary>
+    public List<TlsCipherSuite> CipherSuites { get; } = [];
 
     /// <summary>Stop after this many completed handshakes (0 = never).</summary>
     public int ExitAfterHandshakes { get; private set; }
@@ -42,6 +51,20 @@ internal sealed class HarnessOptions
                     foreach (string alpn in Next().Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
                         options.ApplicationProtocols.Add(new SslApplicationProtocol(alpn));
+                    }
+
+                    break;
+                case "--groups":
+                    foreach (string group in Next().Split(',', StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        options.Groups.Add(Enum.Parse<TlsNamedGroup>(group, ignoreCase: true));
+                    }
+
+                    break;
+                case "--ciphers":
+                    foreach (string suite in Next().Split(',', StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        options.CipherSuites.Add(Enum.Parse<TlsCipherSuite>(suite, ignoreCase: true));
                     }
 
                     break;
