@@ -24,6 +24,9 @@ internal sealed class PacketNumberSpace : IDisposable
 
     public ulong NextPacketNumber { get; set; }
 
+    /// <summary>First packet number sent with the current 1-RTT write keys (RFC 9001 §6.1).</summary>
+    public ulong FirstPacketOfWritePhase { get; set; }
+
     /// <summary>Largest packet number the peer acknowledged, or null before the first ACK (RFC 9002 §A.2).</summary>
     public ulong? LargestAcknowledged { get; set; }
 
@@ -46,14 +49,20 @@ internal sealed class PacketNumberSpace : IDisposable
 
     public CryptoSendBuffer CryptoSend { get; } = new();
 
-    public List<SentPacket> SentPackets { get; } = new();
+    public SentPacketTracker Sent { get; } = new();
+
+    /// <summary>
+    /// Packets below this number are treated as duplicates: their ranges were pruned after the peer acknowledged an
+    /// ACK that reported them (RFC 9000 §13.2.4), so we can no longer tell whether they were processed (§12.3).
+    /// </summary>
+    public ulong ReceiveFloor { get; set; }
 
     public TimeSpan? TimeOfLastAckElicitingPacket { get; set; }
 
     /// <summary>RFC 9002 §A.10: earliest time a packet in this space would be declared lost by the time threshold.</summary>
     public TimeSpan? LossTime { get; set; }
 
-    public int AckElicitingInFlight { get; set; }
+    public int AckElicitingInFlight => Sent.AckElicitingInFlight;
 
     /// <summary>Probe packets to send in this space because the PTO fired (RFC 9002 §6.2.4).</summary>
     public int ProbesPending { get; set; }
@@ -62,22 +71,25 @@ internal sealed class PacketNumberSpace : IDisposable
 
     public bool CanReceive => ReadKeys is not null && !IsDiscarded;
 
-    /// <summary>RFC 9001 §4.9 / RFC 9002 §6.4: drop keys and forget in-flight packets of a discarded space.</summary>
-    public void Discard()
+    /// <summary>
+    /// RFC 9001 §4.9 / RFC 9002 §6.4: drop keys and forget in-flight packets of a discarded space; returns the
+    /// in-flight bytes forgotten, which congestion control must remove without reacting.
+    /// </summary>
+    public long Discard()
     {
-        if (IsDiscarded) return;
+        if (IsDiscarded) return 0;
         IsDiscarded = true;
         ReadKeys?.Dispose();
         WriteKeys?.Dispose();
         ReadKeys = null;
         WriteKeys = null;
-        SentPackets.Clear();
-        AckElicitingInFlight = 0;
+        long inFlight = Sent.Clear();
         LossTime = null;
         TimeOfLastAckElicitingPacket = null;
         AckPending = false;
         AckDeadline = null;
         ProbesPending = 0;
+        return inFlight;
     }
 
     public void Dispose()

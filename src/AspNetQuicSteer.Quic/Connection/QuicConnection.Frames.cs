@@ -101,10 +101,10 @@ internal sealed partial class QuicConnection
                     StreamsBlockedFrame.Parse(ref reader, frameType);
                     break;
                 case FrameType.NewConnectionId:
-                    NewConnectionIdFrame.Parse(ref reader, frameType);
+                    OnNewConnectionId(NewConnectionIdFrame.Parse(ref reader, frameType), frameType);
                     break;
                 case FrameType.RetireConnectionId:
-                    RetireConnectionIdFrame.Parse(ref reader, frameType);
+                    OnRetireConnectionId(RetireConnectionIdFrame.Parse(ref reader, frameType).SequenceNumber, frameType);
                     break;
                 case FrameType.PathChallenge:
                     PathChallengeFrame.Parse(ref reader, frameType);
@@ -137,7 +137,8 @@ internal sealed partial class QuicConnection
         OnAckReceived(now, space, ack.LargestAcknowledged, ackDelay, ranges[..count]);
     }
 
-    private void WriteAck(ref QuicWriter writer, PacketNumberSpace space, TimeSpan now)
+    /// <summary>Writes an ACK for the space; returns the largest packet number it acknowledged, or null if none fit.</summary>
+    private ulong? WriteAck(ref QuicWriter writer, PacketNumberSpace space, TimeSpan now)
     {
         RangeSet received = space.ReceivedPackets;
         Span<AckRange> ranges = _ackRangeScratch.AsSpan(0, received.Count);
@@ -158,11 +159,12 @@ internal sealed partial class QuicConnection
 
         // RFC 9000 §13.2.4: when space is short, report the newest ranges and drop the oldest.
         int fit = AckFrame.GetRangeCountThatFits(ranges, ackDelay, null, writer.Remaining);
-        if (fit <= 0) return;
+        if (fit <= 0) return null;
         new AckFrame(ranges[..fit], ackDelay).Write(ref writer);
         space.AckPending = false;
         space.AckDeadline = null;
         space.UnackedAckElicitingCount = 0;
+        return ranges[0].Largest;
     }
 
     private static void WriteCrypto(ref QuicWriter writer, ulong offset, ReadOnlySpan<byte> data)

@@ -123,7 +123,11 @@ internal sealed partial class QuicConnection
         uint truncated = PacketNumber.ReadTruncated(packet[header.PacketNumberOffset..], pnLength);
         ulong packetNumber = PacketNumber.Decode(truncated, pnLength, space.LargestReceived);
 
-        if (!keys.TryOpen(packet, header.PacketNumberOffset, pnLength, packetNumber, out int payloadLength))
+        bool nextKeyPhase = false;
+        PacketProtectionKeys openKeys = level == EncryptionLevel.OneRtt
+            ? SelectOneRttReadKeys(space, packet[0], packetNumber, out nextKeyPhase)
+            : keys;
+        if (!openKeys.TryOpen(packet, header.PacketNumberOffset, pnLength, packetNumber, out int payloadLength))
         {
             // RFC 9001 §5.5 / §9.5: a packet that fails authentication is dropped without any reaction,
             // unless forgeries reach the integrity limit (§6.6).
@@ -137,7 +141,7 @@ internal sealed partial class QuicConnection
         }
 
         // RFC 9000 §12.3: a packet number already processed (or older than what we still remember) is a duplicate.
-        if (space.ReceivedPackets.Contains(packetNumber)
+        if (packetNumber < space.ReceiveFloor || space.ReceivedPackets.Contains(packetNumber)
             || (!space.ReceivedPackets.IsEmpty && packetNumber < space.ReceivedPackets.Min && space.ReceivedPackets.Count == space.ReceivedPackets.MaxRanges))
         {
             Stats.PacketsDropped++;
@@ -151,10 +155,13 @@ internal sealed partial class QuicConnection
             throw new QuicProtocolException(TransportErrorCode.ProtocolViolation, "Reserved header bits are set.");
         }
 
+        if (nextKeyPhase) OnNextReadPhaseConfirmed(now, space, packetNumber);
+
         Stats.PacketsReceived++;
         _lastActivity = now;
         OnFirstPacketOfLevel(level, packet, header);
 
+        _currentPacketDestination = new ConnectionId(header.GetDestinationConnectionId(packet));
         ReadOnlySpan<byte> payload = packet.Slice(header.PacketNumberOffset + pnLength, payloadLength);
         bool ackEliciting = ProcessFrames(now, space, level, header.Type, payload);
 
@@ -216,7 +223,8 @@ internal sealed partial class QuicConnection
     {
         PacketNumberSpace space = Space(id);
         if (space.IsDiscarded) return;
-        space.Discard();
+        long inFlight = space.Discard();
+        if (inFlight > 0) Congestion?.OnPacketsDiscarded((int)inFlight);
 
         // RFC 9002 §6.4: discarding keys resets the PTO backoff.
         _ptoCount = 0;

@@ -1,5 +1,6 @@
 using AspNetQuicSteer.Quic.Frames;
 using AspNetQuicSteer.Quic.Recovery;
+using AspNetQuicSteer.Quic.Recovery.Congestion;
 using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
@@ -13,21 +14,20 @@ internal sealed partial class QuicConnection
     private int _ptoCount;
 
     private TimeSpan PeerMaxAckDelay
-        => TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxAckDelayMilliseconds ?? 25);
+        => TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxAckDelayMilliseconds ?? QuicTransportParameters.DefaultMaxAckDelayMilliseconds);
 
-    private static void OnPacketSent(TimeSpan now, PacketNumberSpace space, SentPacket sent)
+    /// <summary>The path's congestion controller (RFC 9002 §7); null runs without congestion control (tests only).</summary>
+    private ICongestionController? Congestion { get; set; }
+
+    private void OnPacketSent(TimeSpan now, PacketNumberSpace space, SentPacket sent)
     {
-        if (!sent.InFlight) return;
-        space.SentPackets.Add(sent);
-        if (sent.AckEliciting)
-        {
-            space.AckElicitingInFlight++;
-            space.TimeOfLastAckElicitingPacket = now;
-        }
+        space.Sent.CommitPacket(sent);
+        if (sent.AckEliciting) space.TimeOfLastAckElicitingPacket = now;
+        if (sent.InFlight) Congestion?.OnPacketSent(now, sent.Size);
     }
 
     /// <summary>
-    /// RFC 9002 §6.1 / §A.7: processes one ACK frame's ranges (given descending, inclusive) for a space.
+    /// RFC 9002 §6.1 / §A.7: processes one ACK frame's ranges (descending, inclusive) for a space.
     /// <paramref name="ackDelay"/> is already decoded with the peer's ack_delay_exponent.
     /// </summary>
     private void OnAckReceived(TimeSpan now, PacketNumberSpace space, ulong largestAcknowledged, TimeSpan ackDelay, ReadOnlySpan<AckRange> ranges)
@@ -36,7 +36,7 @@ internal sealed partial class QuicConnection
         if (largestAcknowledged >= space.NextPacketNumber)
         {
             throw new QuicProtocolException(TransportErrorCode.ProtocolViolation,
-                $"ACK of packet {largestAcknowledged}, which was never sent.", 0x02);
+                $"ACK of packet {largestAcknowledged}, which was never sent.", (ulong)FrameType.Ack);
         }
 
         if (space.LargestAcknowledged is not { } previous || largestAcknowledged > previous)
@@ -47,24 +47,26 @@ internal sealed partial class QuicConnection
         bool newlyAcked = false;
         bool largestNewlyAckedIsAckEliciting = false;
         TimeSpan largestNewlyAckedSentTime = default;
-        List<SentPacket> sentPackets = space.SentPackets;
-        for (int i = sentPackets.Count - 1; i >= 0; i--)
+        SentPacketTracker sent = space.Sent;
+        foreach (AckRange range in ranges)
         {
-            SentPacket packet = sentPackets[i];
-            if (!IsInRanges(packet.PacketNumber, ranges)) continue;
-
-            if (!newlyAcked)
+            int slot = sent.LowerBound(range.Smallest);
+            for (; slot < sent.SlotCount; slot++)
             {
-                newlyAcked = true;
+                ref SentPacket packet = ref sent.Slot(slot);
+                if (packet.PacketNumber > range.Largest) break;
+                if (packet.Removed) continue;
+
                 if (packet.PacketNumber == largestAcknowledged)
                 {
                     largestNewlyAckedIsAckEliciting = packet.AckEliciting;
                     largestNewlyAckedSentTime = packet.TimeSent;
                 }
-            }
 
-            OnPacketAcknowledged(space, packet);
-            sentPackets.RemoveAt(i);
+                newlyAcked = true;
+                OnPacketAcknowledged(now, space, ref packet);
+                sent.Remove(slot);
+            }
         }
 
         if (!newlyAcked) return;
@@ -72,7 +74,7 @@ internal sealed partial class QuicConnection
         // RFC 9002 §5.1: an RTT sample needs the largest acknowledged to be newly acked and ack-eliciting.
         if (largestNewlyAckedIsAckEliciting)
         {
-            // RFC 9002 §5.3: ack delay is ignored for Initial packets and capped by max_ack_delay once confirmed.
+            // RFC 9002 §5.3: ack delay is ignored for Initial/Handshake and capped by max_ack_delay once confirmed.
             TimeSpan effectiveDelay = space.Id == PacketNumberSpaceId.Application ? ackDelay : TimeSpan.Zero;
             if (IsHandshakeConfirmed && effectiveDelay > PeerMaxAckDelay) effectiveDelay = PeerMaxAckDelay;
             _rtt.Update(now - largestNewlyAckedSentTime, effectiveDelay);
@@ -85,20 +87,61 @@ internal sealed partial class QuicConnection
         _ptoCount = 0;
     }
 
-    private static bool IsInRanges(ulong packetNumber, ReadOnlySpan<AckRange> ranges)
+    private void OnPacketAcknowledged(TimeSpan now, PacketNumberSpace space, ref SentPacket packet)
     {
-        foreach ((ulong smallest, ulong largest) in ranges)
+        if (packet.InFlight) Congestion?.OnPacketAcknowledged(now, packet.TimeSent, packet.Size, _rtt);
+
+        // RFC 9000 §13.2.4: once an ACK we sent is acknowledged, the ranges it covered need not be repeated.
+        if (packet.LargestAcknowledgedInAck is { } acked && acked + 1 > space.ReceiveFloor)
         {
-            if (packetNumber >= smallest && packetNumber <= largest) return true;
+            space.ReceiveFloor = acked + 1;
+            space.ReceivedPackets.RemoveBelow(acked + 1);
         }
 
-        return false;
+        foreach (ref SentFrame frame in space.Sent.GetFrames(packet))
+        {
+            OnFrameAcknowledged(space, in frame);
+        }
     }
 
-    private static void OnPacketAcknowledged(PacketNumberSpace space, in SentPacket packet)
+    private static void OnFrameAcknowledged(PacketNumberSpace space, in SentFrame frame)
     {
-        if (packet.AckEliciting) space.AckElicitingInFlight--;
-        if (packet.CryptoLength > 0) space.CryptoSend.MarkAcknowledged(packet.CryptoOffset, packet.CryptoLength);
+        switch (frame.Kind)
+        {
+            case SentFrameKind.Crypto:
+                space.CryptoSend.MarkAcknowledged(frame.Offset, (int)frame.Length);
+                break;
+            case SentFrameKind.Ping:
+            case SentFrameKind.HandshakeDone:
+            case SentFrameKind.PathChallenge:
+            case SentFrameKind.PathResponse:
+                break;
+            default:
+                OnApplicationFrameAcknowledged(in frame);
+                break;
+        }
+    }
+
+    private void OnFrameLost(PacketNumberSpace space, in SentFrame frame)
+    {
+        switch (frame.Kind)
+        {
+            case SentFrameKind.Crypto:
+                space.CryptoSend.MarkLost(frame.Offset, (int)frame.Length);
+                break;
+            case SentFrameKind.HandshakeDone:
+                // RFC 9000 §13.3: HANDSHAKE_DONE is retransmitted until acknowledged.
+                _handshakeDonePending = true;
+                break;
+            case SentFrameKind.Ping:
+            case SentFrameKind.PathChallenge:
+            case SentFrameKind.PathResponse:
+                // RFC 9000 §13.3: PING carries nothing; path validation frames are not retransmitted (§8.2.2).
+                break;
+            default:
+                OnApplicationFrameLost(in frame);
+                break;
+        }
     }
 
     /// <summary>RFC 9002 §6.1: packet- and time-threshold loss detection.</summary>
@@ -109,16 +152,36 @@ internal sealed partial class QuicConnection
 
         TimeSpan lossDelay = _rtt.LossDelay();
         TimeSpan lostSendTime = now - lossDelay;
-        List<SentPacket> sentPackets = space.SentPackets;
-        for (int i = 0; i < sentPackets.Count; i++)
+        int lostBytes = 0;
+        TimeSpan newestLostTimeSent = TimeSpan.MinValue;
+        TimeSpan oldestLostAckElicitingTimeSent = TimeSpan.MaxValue;
+        SentPacketTracker sent = space.Sent;
+        for (int slot = 0; slot < sent.SlotCount; slot++)
         {
-            SentPacket packet = sentPackets[i];
+            ref SentPacket packet = ref sent.Slot(slot);
             if (packet.PacketNumber > largestAcked) break;
+            if (packet.Removed) continue;
 
             if (packet.TimeSent <= lostSendTime || largestAcked >= packet.PacketNumber + PacketThreshold)
             {
-                OnPacketLost(space, packet);
-                sentPackets.RemoveAt(i--);
+                Stats.PacketsLost++;
+                if (packet.InFlight)
+                {
+                    lostBytes += packet.Size;
+                    if (packet.TimeSent > newestLostTimeSent) newestLostTimeSent = packet.TimeSent;
+                }
+
+                if (packet.AckEliciting && packet.TimeSent < oldestLostAckElicitingTimeSent)
+                {
+                    oldestLostAckElicitingTimeSent = packet.TimeSent;
+                }
+
+                foreach (ref SentFrame frame in sent.GetFrames(packet))
+                {
+                    OnFrameLost(space, in frame);
+                }
+
+                sent.Remove(slot);
             }
             else
             {
@@ -126,15 +189,27 @@ internal sealed partial class QuicConnection
                 if (space.LossTime is not { } current || lossAt < current) space.LossTime = lossAt;
             }
         }
+
+        if (lostBytes > 0)
+        {
+            bool persistent = IsPersistentCongestion(oldestLostAckElicitingTimeSent, newestLostTimeSent);
+            Congestion?.OnPacketsLost(now, lostBytes, newestLostTimeSent, persistent);
+        }
     }
 
-    private void OnPacketLost(PacketNumberSpace space, in SentPacket packet)
+    /// <summary>
+    /// RFC 9002 §7.6: losses spanning more than 3 x (smoothed_rtt + max(4 rttvar, granularity) + max_ack_delay),
+    /// after the first RTT sample, establish persistent congestion. (Approximation: the span between the oldest and
+    /// newest ack-eliciting packets lost in this pass; packets acknowledged in between were removed earlier.)
+    /// </summary>
+    private bool IsPersistentCongestion(TimeSpan oldest, TimeSpan newest)
     {
-        Stats.PacketsLost++;
-        if (packet.AckEliciting) space.AckElicitingInFlight--;
-        if (packet.CryptoLength > 0) space.CryptoSend.MarkLost(packet.CryptoOffset, packet.CryptoLength);
-        if (packet.CarriesHandshakeDone) _handshakeDonePending = true;
+        if (!_rtt.HasSample || oldest == TimeSpan.MaxValue || newest <= oldest) return false;
+        TimeSpan duration = _rtt.SmoothedRtt + TimeSpanMax(4 * _rtt.RttVariance, RttEstimator.Granularity) + PeerMaxAckDelay;
+        return newest - oldest > 3 * duration;
     }
+
+    private static TimeSpan TimeSpanMax(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>RFC 9002 §A.8 GetPtoTimeAndSpace.</summary>
     private (TimeSpan Time, PacketNumberSpace? Space) GetProbeTimeout(TimeSpan now)
@@ -186,28 +261,29 @@ internal sealed partial class QuicConnection
         return (best, bestSpace);
     }
 
-    private void OnProbeTimeout(TimeSpan now, PacketNumberSpace space)
+    private void OnProbeTimeout(PacketNumberSpace space)
     {
         _ptoCount++;
         Stats.ProbeTimeouts++;
 
-        // RFC 9002 §6.2.4: send one or two ack-eliciting probes; retransmit unacknowledged CRYPTO data first.
+        // RFC 9002 §6.2.4: send one or two ack-eliciting probes, carrying data that is still unacknowledged when
+        // there is some: requeue the unacknowledged frames of the oldest outstanding packets.
         space.CryptoSend.RequeueUnacknowledged();
+        SentPacketTracker sent = space.Sent;
+        int requeued = 0;
+        for (int slot = 0; slot < sent.SlotCount && requeued < 2; slot++)
+        {
+            ref SentPacket packet = ref sent.Slot(slot);
+            if (packet.Removed || !packet.AckEliciting) continue;
+            foreach (ref SentFrame frame in sent.GetFrames(packet))
+            {
+                if (frame.Kind != SentFrameKind.Crypto) OnFrameLost(space, in frame);
+            }
+
+            requeued++;
+        }
+
         space.ProbesPending = 2;
-        if (space.Id == PacketNumberSpaceId.Application && !IsClient && IsHandshakeComplete && HasUnacknowledgedHandshakeDone(space))
-        {
-            _handshakeDonePending = true;
-        }
-    }
-
-    private static bool HasUnacknowledgedHandshakeDone(PacketNumberSpace space)
-    {
-        foreach (SentPacket packet in space.SentPackets)
-        {
-            if (packet.CarriesHandshakeDone) return true;
-        }
-
-        return false;
     }
 
     /// <summary>The earliest time <see cref="HandleTimeout"/> must be called, or null when nothing is armed.</summary>
@@ -233,6 +309,8 @@ internal sealed partial class QuicConnection
 
             (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
             if (ptoSpace is not null && pto < next) next = pto;
+
+            if (_pacingDeadline is { } pacing && pacing > now && pacing < next) next = pacing;
         }
 
         return next == TimeSpan.MaxValue ? null : next;
@@ -263,9 +341,12 @@ internal sealed partial class QuicConnection
             if (space.LossTime is { } loss && loss <= now) DetectLostPackets(now, space);
         }
 
+        if (_pacingDeadline is { } pacing && pacing <= now) _pacingDeadline = null;
+        DiscardPreviousReadKeysIfDue(now);
+
         if (IsAmplificationBlocked) return;
         (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
-        if (ptoSpace is not null && pto <= now) OnProbeTimeout(now, ptoSpace);
+        if (ptoSpace is not null && pto <= now) OnProbeTimeout(ptoSpace);
     }
 
     /// <summary>RFC 9000 §10.1: the effective idle timeout is the minimum of both sides', and at least 3 PTOs.</summary>

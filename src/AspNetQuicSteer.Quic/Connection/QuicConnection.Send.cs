@@ -9,10 +9,13 @@ internal sealed partial class QuicConnection
     /// <summary>Datagram size used until path MTU discovery exists (RFC 9000 §14: 1200 always works).</summary>
     private const int MaxDatagramSize = MinInitialDatagramSize;
 
-    private const int AeadTagLength = 16;
+    private const int AeadTagLength = PacketProtectionKeys.TagLength;
 
     /// <summary>Below this many bytes of room, no useful packet fits (header, a frame, the AEAD tag).</summary>
     private const int MinUsefulDatagram = 64;
+
+    /// <summary>When pacing (RFC 9002 §7.7) holds the next packet back, the time it may go.</summary>
+    private TimeSpan? _pacingDeadline;
 
     /// <summary>RFC 9000 §8.1: before the client's address is validated, a server sends at most 3x what it received.</summary>
     private long AmplificationBudget
@@ -32,12 +35,13 @@ internal sealed partial class QuicConnection
         long budget = AmplificationBudget;
         if (budget < limit)
         {
-            if (HasAnythingToSend(now)) Stats.AmplificationLimited++;
+            if (HasAnythingToSend(now, congestionBlocked: false)) Stats.AmplificationLimited++;
             limit = (int)Math.Max(0, budget);
         }
 
         if (limit < MinUsefulDatagram) return 0;
 
+        bool congestionBlocked = IsCongestionBlocked(now, limit);
         Span<byte> datagram = buffer[..limit];
         int written = 0;
         bool containsInitial = false;
@@ -47,7 +51,7 @@ internal sealed partial class QuicConnection
         int readyCount = 0;
         for (int i = 0; i < _spaces.Length; i++)
         {
-            if (SpaceHasDataToSend(_spaces[i], now)) ready[readyCount++] = _spaces[i].Id;
+            if (SpaceHasDataToSend(_spaces[i], now, congestionBlocked)) ready[readyCount++] = _spaces[i].Id;
         }
 
         for (int i = 0; i < readyCount; i++)
@@ -63,7 +67,7 @@ internal sealed partial class QuicConnection
             bool mustPad = last && initialInDatagram && (IsClient || initialAckEliciting);
             int padTo = mustPad ? Math.Min(MinInitialDatagramSize, limit) - written : 0;
 
-            int length = BuildPacket(now, space, datagram[written..], padTo, out bool ackEliciting);
+            int length = BuildPacket(now, space, datagram[written..], padTo, congestionBlocked, out bool ackEliciting);
             if (length == 0) continue;
             if (space.Id == PacketNumberSpaceId.Initial)
             {
@@ -89,27 +93,48 @@ internal sealed partial class QuicConnection
         return written;
     }
 
-    private bool HasAnythingToSend(TimeSpan now)
+    /// <summary>RFC 9002 §7: new data waits for congestion window; §7.7: and for the pacer.</summary>
+    private bool IsCongestionBlocked(TimeSpan now, int datagramSize)
+    {
+        if (Congestion is null || State == QuicConnectionState.Closing) return false;
+        if (Congestion.AvailableWindow < datagramSize) return true;
+
+        TimeSpan sendAt = Congestion.NextSendTime(now, datagramSize, _rtt);
+        if (sendAt > now)
+        {
+            _pacingDeadline = sendAt;
+            return true;
+        }
+
+        _pacingDeadline = null;
+        return false;
+    }
+
+    private bool HasAnythingToSend(TimeSpan now, bool congestionBlocked)
     {
         foreach (PacketNumberSpace space in _spaces)
         {
-            if (SpaceHasDataToSend(space, now)) return true;
+            if (SpaceHasDataToSend(space, now, congestionBlocked)) return true;
         }
 
         return false;
     }
 
-    private bool SpaceHasDataToSend(PacketNumberSpace space, TimeSpan now)
+    private bool SpaceHasDataToSend(PacketNumberSpace space, TimeSpan now, bool congestionBlocked)
     {
         if (!space.CanSend) return false;
         if (State == QuicConnectionState.Closing) return _closeFramePending && ShouldSendCloseIn(space);
-        if (space.CryptoSend.HasPendingData || space.ProbesPending > 0) return true;
+
+        // RFC 9002 §7.5: probes are sent even when the congestion window is full.
+        if (space.ProbesPending > 0) return true;
         if (space.AckPending && space.AckDeadline is { } deadline && deadline <= now) return true;
-        return space.Id == PacketNumberSpaceId.Application && _handshakeDonePending;
+        if (congestionBlocked) return false;
+        if (space.CryptoSend.HasPendingData) return true;
+        return space.Id == PacketNumberSpaceId.Application && HasApplicationDataToSend;
     }
 
     /// <summary>Builds one packet at the start of <paramref name="destination"/>; returns its protected length or 0.</summary>
-    private int BuildPacket(TimeSpan now, PacketNumberSpace space, Span<byte> destination, int padTo, out bool ackEliciting)
+    private int BuildPacket(TimeSpan now, PacketNumberSpace space, Span<byte> destination, int padTo, bool congestionBlocked, out bool ackEliciting)
     {
         ackEliciting = false;
         PacketProtectionKeys keys = space.WriteKeys!;
@@ -117,8 +142,8 @@ internal sealed partial class QuicConnection
         int pnLength = PacketNumber.GetEncodedLength(packetNumber, space.LargestAcknowledged);
 
         int headerLength = space.Id == PacketNumberSpaceId.Application
-            ? ShortHeaderWriter.GetHeaderLength(RemoteConnectionId.Length, pnLength)
-            : LongHeaderWriter.GetHeaderLength(SpaceToPacketType(space.Id), RemoteConnectionId.Length, LocalConnectionId.Length, 0, pnLength);
+            ? ShortHeaderWriter.GetHeaderLength(_remoteConnectionId.Length, pnLength)
+            : LongHeaderWriter.GetHeaderLength(SpaceToPacketType(space.Id), _remoteConnectionId.Length, _localConnectionId.Length, InitialToken.Length, pnLength);
 
         // Room for the header, at least a few frame bytes and the AEAD tag.
         if (destination.Length < headerLength + AeadTagLength + 8) return 0;
@@ -128,16 +153,19 @@ internal sealed partial class QuicConnection
         int pnOffset;
         if (space.Id == PacketNumberSpaceId.Application)
         {
-            pnOffset = ShortHeaderWriter.Write(ref writer, _remoteConnectionId.Span, packetNumber, pnLength, spin: false, keyPhase: false);
+            pnOffset = ShortHeaderWriter.Write(ref writer, _remoteConnectionId.Span, packetNumber, pnLength, spin: false, keyPhase: _keyPhase != 0);
         }
         else
         {
-            layout = LongHeaderWriter.Write(ref writer, SpaceToPacketType(space.Id), Version1, _remoteConnectionId.Span, _localConnectionId.Span, default, packetNumber, pnLength);
+            ReadOnlySpan<byte> token = space.Id == PacketNumberSpaceId.Initial ? InitialToken : default;
+            layout = LongHeaderWriter.Write(ref writer, SpaceToPacketType(space.Id), Version1, _remoteConnectionId.Span, _localConnectionId.Span, token, packetNumber, pnLength);
             pnOffset = layout.PacketNumberOffset;
         }
 
         int payloadStart = writer.Position;
         var sent = new SentPacket { PacketNumber = packetNumber, TimeSent = now };
+        SentPacketTracker tracker = space.Sent;
+        tracker.BeginPacket();
 
         if (State == QuicConnectionState.Closing)
         {
@@ -147,30 +175,38 @@ internal sealed partial class QuicConnection
         {
             if (space.AckPending && !space.ReceivedPackets.IsEmpty)
             {
-                WriteAck(ref writer, space, now);
+                sent.LargestAcknowledgedInAck = WriteAck(ref writer, space, now);
             }
 
-            if (space.Id == PacketNumberSpaceId.Application && _handshakeDonePending && writer.Remaining >= 1)
+            bool mayAddData = !congestionBlocked || space.ProbesPending > 0;
+            if (mayAddData)
             {
-                WriteHandshakeDone(ref writer);
-                sent.CarriesHandshakeDone = true;
-                _handshakeDonePending = false;
-                ackEliciting = true;
+                if (space.Id == PacketNumberSpaceId.Application && _handshakeDonePending && writer.Remaining >= 1)
+                {
+                    WriteHandshakeDone(ref writer);
+                    tracker.Record(SentFrame.ForValue(SentFrameKind.HandshakeDone, 0));
+                    _handshakeDonePending = false;
+                }
+
+                if (space.CryptoSend.HasPendingData && TryWriteCrypto(ref writer, space, out ulong cryptoOffset, out int cryptoLength))
+                {
+                    tracker.Record(new SentFrame { Kind = SentFrameKind.Crypto, Offset = cryptoOffset, Length = (ulong)cryptoLength });
+                }
+
+                if (space.Id == PacketNumberSpaceId.Application)
+                {
+                    WriteApplicationFrames(ref writer, tracker, now);
+                }
             }
 
-            if (space.CryptoSend.HasPendingData && TryWriteCrypto(ref writer, space, out ulong cryptoOffset, out int cryptoLength))
-            {
-                sent.CryptoOffset = cryptoOffset;
-                sent.CryptoLength = cryptoLength;
-                ackEliciting = true;
-            }
-
+            ackEliciting = tracker.PendingFrameCount > 0;
             if (space.ProbesPending > 0)
             {
                 // RFC 9002 §6.2.4: a probe must be ack-eliciting; PING when nothing else was retransmittable.
                 if (!ackEliciting && writer.Remaining >= 1)
                 {
                     WritePing(ref writer);
+                    tracker.Record(SentFrame.ForValue(SentFrameKind.Ping, 0));
                     ackEliciting = true;
                 }
 
@@ -179,7 +215,11 @@ internal sealed partial class QuicConnection
         }
 
         int payloadLength = writer.Position - payloadStart;
-        if (payloadLength == 0) return 0;
+        if (payloadLength == 0)
+        {
+            tracker.AbortPacket();
+            return 0;
+        }
 
         // RFC 9001 §5.4.2: enough bytes after the packet number for the header protection sample; and padding
         // requested for the datagram (RFC 9000 §14.1). PADDING frames are single zero bytes (§19.1).
@@ -203,6 +243,8 @@ internal sealed partial class QuicConnection
         Stats.PacketsSent++;
         sent.Size = total;
         sent.AckEliciting = ackEliciting;
+
+        // RFC 9002 §2: in flight = ack-eliciting or carrying PADDING.
         sent.InFlight = ackEliciting || padBytes > 0;
         OnPacketSent(now, space, sent);
         return total;

@@ -68,6 +68,14 @@ internal sealed partial class QuicConnection
         State = QuicConnectionState.Connected;
         _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeCompleted));
 
+        if (IsClient && PeerTransportParameters.StatelessResetToken is { } serverToken)
+        {
+            // RFC 9000 §10.3: the server's token for the handshake connection ID (sequence 0).
+            _remoteIds[0].ResetToken = serverToken;
+        }
+
+        IssueConnectionIds();
+
         if (!IsClient)
         {
             // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it sends HANDSHAKE_DONE
@@ -81,8 +89,8 @@ internal sealed partial class QuicConnection
     {
         if (IsHandshakeConfirmed) return;
         IsHandshakeConfirmed = true;
-        Space(PacketNumberSpaceId.Initial).Discard();
-        Space(PacketNumberSpaceId.Handshake).Discard();
+        DiscardSpace(PacketNumberSpaceId.Initial);
+        DiscardSpace(PacketNumberSpaceId.Handshake);
         _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeConfirmed));
     }
 

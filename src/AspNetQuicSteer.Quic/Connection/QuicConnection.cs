@@ -68,6 +68,8 @@ internal sealed partial class QuicConnection : IDisposable
         RemoteConnectionIdAtHandshake = remoteConnectionId;
         OriginalDestinationConnectionId = originalDestinationConnectionId;
         _lastActivity = now;
+        InitializeConnectionIds();
+        Congestion = options.CongestionControl?.Create(now, MaxDatagramSize);
         InstallInitialKeys(originalDestinationConnectionId);
         LocalTransportParameters = BuildLocalTransportParameters();
         byte[] encoded = new byte[LocalTransportParameters.GetEncodedLength()];
@@ -116,13 +118,12 @@ internal sealed partial class QuicConnection : IDisposable
     /// <summary>Creates a client connection and queues its ClientHello (RFC 9000 §7, RFC 9001 §4.1).</summary>
     public static QuicConnection CreateClient(
         QuicConnectionOptions options,
-        IConnectionIdGenerator connectionIds,
         Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
         TimeSpan now)
     {
         // RFC 9000 §7.2: the client's first DCID is unpredictable and at least 8 bytes.
         var originalDcid = new RandomConnectionIdGenerator(8).Generate();
-        var connection = new QuicConnection(true, options, connectionIds.Generate(), originalDcid, originalDcid, tlsFactory, now);
+        var connection = new QuicConnection(true, options, options.ConnectionIdGenerator.Generate(), originalDcid, originalDcid, tlsFactory, now);
         connection._tls.Start();
         connection.DrainTls();
         return connection;
@@ -164,6 +165,9 @@ internal sealed partial class QuicConnection : IDisposable
         if (!IsClient)
         {
             parameters.OriginalDestinationConnectionId = OriginalDestinationConnectionId;
+
+            // RFC 9000 §18.2: the reset token for the handshake connection ID (sequence 0).
+            parameters.StatelessResetToken = new StatelessResetToken(_localIds[0].ResetToken);
         }
 
         return parameters;
@@ -185,6 +189,7 @@ internal sealed partial class QuicConnection : IDisposable
     public void Dispose()
     {
         foreach (PacketNumberSpace space in _spaces) space.Dispose();
+        DisposeKeyUpdateState();
         _tls.Dispose();
     }
 }

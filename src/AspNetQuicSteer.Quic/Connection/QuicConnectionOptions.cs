@@ -1,3 +1,7 @@
+using AspNetQuicSteer.Quic.Recovery.Congestion;
+using AspNetQuicSteer.Quic.TransportParameters;
+using AspNetQuicSteer.Quic.Wire;
+
 namespace AspNetQuicSteer.Quic.Connection;
 
 /// <summary>Transport settings of one connection; they become our transport parameters (RFC 9000 §18.2).</summary>
@@ -56,6 +60,18 @@ internal sealed class QuicConnectionOptions
 
     public ulong ActiveConnectionIdLimit { get; set; } = 4;
 
-    /// <summary>Connection ID length this endpoint issues (RFC 9000 §5.1); short headers are parsed with it.</summary>
-    public int LocalConnectionIdLength { get; set; } = 8;
+    /// <summary>Chooses the connection IDs we issue (RFC 9000 §5.1); Steering plugs in here.</summary>
+    public IConnectionIdGenerator ConnectionIdGenerator { get; init; } = new RandomConnectionIdGenerator();
+
+    /// <summary>Connection ID length this endpoint issues; short headers are parsed with it.</summary>
+    public int LocalConnectionIdLength => ConnectionIdGenerator.ConnectionIdLength;
+
+    /// <summary>
+    /// Stateless reset token for one of our IDs (RFC 9000 §10.3.2). Null draws random tokens; a keyed function lets
+    /// every generation of the app compute the same token.
+    /// </summary>
+    public Func<ConnectionId, StatelessResetToken>? StatelessResetTokens { get; init; }
+
+    /// <summary>Congestion controller per path (RFC 9002 §7); null disables congestion control.</summary>
+    public ICongestionControllerFactory? CongestionControl { get; init; }
 }

@@ -1,8 +1,8 @@
 namespace AspNetQuicSteer.Quic.Connection;
 
 /// <summary>
-/// What recovery needs to remember about a sent packet (RFC 9002 §A.1.1), plus which retransmittable
-/// content it carried so a loss can requeue exactly that.
+/// What recovery needs to remember about a sent packet (RFC 9002 §A.1.1). The frames it carried live in the
+/// owning <see cref="SentPacketTracker"/>'s frame ring at [<see cref="FrameStart"/>, +<see cref="FrameCount"/>).
 /// </summary>
 internal struct SentPacket
 {
@@ -11,7 +11,12 @@ internal struct SentPacket
     public int Size;
     public bool AckEliciting;
     public bool InFlight;
-    public ulong CryptoOffset;
-    public int CryptoLength;
-    public bool CarriesHandshakeDone;
+
+    /// <summary>Largest packet number acknowledged by an ACK frame in this packet; once this packet is acknowledged,
+    /// older receive ranges need not be reported again (RFC 9000 §13.2.4).</summary>
+    public ulong? LargestAcknowledgedInAck;
+
+    internal long FrameStart;
+    internal int FrameCount;
+    internal bool Removed;
 }

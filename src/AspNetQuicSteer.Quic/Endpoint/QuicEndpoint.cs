@@ -35,7 +35,7 @@ internal sealed class QuicEndpoint : IDisposable
     /// <summary>Starts a client connection to <paramref name="remote"/>.</summary>
     public QuicConnection Connect(TimeSpan now, EndPoint remote, Func<ReadOnlyMemory<byte>, IQuicTlsSession> tls)
     {
-        var connection = QuicConnection.CreateClient(_options.Connection, _options.ConnectionIds, tls, now);
+        var connection = QuicConnection.CreateClient(_options.Connection, tls, now);
         Register(new EndpointConnection(connection, remote), connection.LocalConnectionId);
         return connection;
     }
@@ -45,7 +45,7 @@ internal sealed class QuicEndpoint : IDisposable
 
     public void HandleDatagram(TimeSpan now, EndPoint remote, Span<byte> datagram)
     {
-        int localCidLength = _options.ConnectionIds.ConnectionIdLength;
+        int localCidLength = _options.Connection.LocalConnectionIdLength;
         if (!PacketHeader.TryReadDestinationConnectionId(datagram, localCidLength, out ReadOnlySpan<byte> dcid)
             || dcid.Length > ConnectionId.MaxLength)
         {
@@ -57,6 +57,7 @@ internal sealed class QuicEndpoint : IDisposable
         {
             existing.Remote = remote;
             existing.Connection.HandleDatagram(now, datagram);
+            ApplyConnectionIdChanges(existing);
             return;
         }
 
@@ -91,7 +92,7 @@ internal sealed class QuicEndpoint : IDisposable
 
         var originalDcid = new ConnectionId(header.GetDestinationConnectionId(datagram));
         var clientScid = new ConnectionId(header.GetSourceConnectionId(datagram));
-        ConnectionId localCid = _options.ConnectionIds.Generate();
+        ConnectionId localCid = _options.Connection.ConnectionIdGenerator.Generate();
         var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, originalDcid, _options.ServerTls, now);
         var entry = new EndpointConnection(connection, remote);
         Register(entry, localCid);
@@ -102,6 +103,25 @@ internal sealed class QuicEndpoint : IDisposable
         entry.AliasConnectionId = originalDcid;
         _accepted.Enqueue(connection);
         connection.HandleDatagram(now, datagram);
+        ApplyConnectionIdChanges(entry);
+    }
+
+    /// <summary>Routes the IDs a connection issued and stops routing the ones the peer retired (RFC 9000 §5.1).</summary>
+    private void ApplyConnectionIdChanges(EndpointConnection entry)
+    {
+        while (entry.Connection.TryPollConnectionIdChange(out ConnectionIdChange change))
+        {
+            if (change.Added)
+            {
+                _byConnectionId[change.ConnectionId] = entry;
+                entry.ConnectionIds.Add(change.ConnectionId);
+            }
+            else
+            {
+                _byConnectionId.Remove(change.ConnectionId);
+                entry.ConnectionIds.Remove(change.ConnectionId);
+            }
+        }
     }
 
     /// <summary>Writes the next datagram to send and its destination; false when nothing is ready.</summary>
@@ -151,11 +171,13 @@ internal sealed class QuicEndpoint : IDisposable
         {
             EndpointConnection entry = _connections[i];
             if (entry.Connection.NextTimeout(now) is { } t && t <= now) entry.Connection.HandleTimeout(now);
+            ApplyConnectionIdChanges(entry);
             if (entry.Connection.State == QuicConnectionState.Closed)
             {
                 _connections.RemoveAt(i);
                 _byConnectionId.Remove(entry.Connection.LocalConnectionId);
                 if (entry.AliasConnectionId is { } alias) _byConnectionId.Remove(alias);
+                foreach (ConnectionId id in entry.ConnectionIds) _byConnectionId.Remove(id);
                 entry.Connection.Dispose();
             }
         }
@@ -194,5 +216,8 @@ internal sealed class QuicEndpoint : IDisposable
         public EndPoint Remote { get; set; } = remote;
 
         public ConnectionId? AliasConnectionId { get; set; }
+
+        /// <summary>IDs issued after the handshake ID that currently route here.</summary>
+        public HashSet<ConnectionId> ConnectionIds { get; } = [];
     }
 }

@@ -5,8 +5,6 @@ namespace AspNetQuicSteer.Quic.Endpoint;
 
 internal sealed class QuicEndpointOptions
 {
-    public IConnectionIdGenerator ConnectionIds { get; init; } = new RandomConnectionIdGenerator();
-
     public QuicConnectionOptions Connection { get; init; } = new();
 
     /// <summary>
