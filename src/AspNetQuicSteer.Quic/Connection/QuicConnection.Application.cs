@@ -15,12 +15,13 @@ internal sealed partial class QuicConnection
     public void Ping() => _pingPending = true;
 
     /// <summary>Application-space content beyond ACKs, CRYPTO and HANDSHAKE_DONE is waiting to be sent.</summary>
-    private bool HasApplicationDataToSend => _pingPending || HasConnectionIdFramesToSend;
+    private bool HasApplicationDataToSend => _pingPending || HasConnectionIdFramesToSend || HasPathFramesFor(_path);
 
     /// <summary>Writes application-space frames (connection IDs, PING, then streams) into a 1-RTT packet.</summary>
     private void WriteApplicationFrames(ref QuicWriter writer, SentPacketTracker tracker, TimeSpan now)
     {
         _ = now;
+        WritePathFrames(ref writer, tracker, _path);
         WriteConnectionIdFrames(ref writer, tracker);
         if (_pingPending && writer.Remaining >= 1)
         {

@@ -23,8 +23,9 @@ internal sealed partial class QuicConnection
     /// ack-eliciting (§13.2.1). Frames of later issues' features (streams, flow control, CID management)
     /// are parsed and validated here so the packet is fully checked, and handled by the transport core.
     /// </summary>
-    private bool ProcessFrames(TimeSpan now, PacketNumberSpace space, EncryptionLevel level, QuicPacketType packetType, ReadOnlySpan<byte> payload)
+    private bool ProcessFrames(TimeSpan now, PacketNumberSpace space, EncryptionLevel level, QuicPacketType packetType, ReadOnlySpan<byte> payload, out bool probingOnly)
     {
+        probingOnly = false;
         var frames = new FrameReader(payload, level, datagramFramesAccepted: false);
         while (frames.TryReadFrameType(out ulong frameType))
         {
@@ -50,6 +51,7 @@ internal sealed partial class QuicConnection
                 case FrameType.ConnectionCloseApplication:
                     ConnectionCloseFrame close = ConnectionCloseFrame.Parse(ref reader, frameType);
                     OnPeerConnectionClose(now, close.IsApplicationError, close.ErrorCode, close.TriggeringFrameType, DecodeReason(close.ReasonPhrase));
+                    probingOnly = true;
                     return false;
                 case FrameType.HandshakeDone:
                     HandshakeDoneFrame.Parse(ref reader, frameType);
@@ -107,16 +109,17 @@ internal sealed partial class QuicConnection
                     OnRetireConnectionId(RetireConnectionIdFrame.Parse(ref reader, frameType).SequenceNumber, frameType);
                     break;
                 case FrameType.PathChallenge:
-                    PathChallengeFrame.Parse(ref reader, frameType);
+                    OnPathChallenge(PathChallengeFrame.Parse(ref reader, frameType).Data);
                     break;
                 case FrameType.PathResponse:
-                    PathResponseFrame.Parse(ref reader, frameType);
+                    OnPathResponse(PathResponseFrame.Parse(ref reader, frameType).Data);
                     break;
                 default:
                     throw QuicProtocolException.FrameEncoding($"Unhandled frame type 0x{frameType:x}.", frameType);
             }
         }
 
+        probingOnly = frames.IsProbingOnly;
         return frames.IsAckEliciting;
     }
 

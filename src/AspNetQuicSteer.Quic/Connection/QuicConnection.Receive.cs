@@ -1,3 +1,4 @@
+using System.Net;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Packets;
 using AspNetQuicSteer.Quic.Tls;
@@ -7,9 +8,6 @@ namespace AspNetQuicSteer.Quic.Connection;
 
 internal sealed partial class QuicConnection
 {
-    private bool _addressValidated;
-    private long _bytesReceivedUnvalidated;
-    private long _bytesSentUnvalidated;
     private bool _receivedFirstServerPacket;
 
     /// <summary>
@@ -17,13 +15,22 @@ internal sealed partial class QuicConnection
     /// undecryptable packets are dropped; protocol violations close the connection with the right error.
     /// Never throws for peer input.
     /// </summary>
-    public void HandleDatagram(TimeSpan now, Span<byte> datagram)
+    public void HandleDatagram(TimeSpan now, EndPoint remote, Span<byte> datagram)
     {
         if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return;
 
         Stats.DatagramsReceived++;
         Stats.BytesReceived += datagram.Length;
-        if (!_addressValidated) _bytesReceivedUnvalidated += datagram.Length;
+        if (!remote.Equals(_path.Remote) && (IsClient || !IsHandshakeConfirmed))
+        {
+            // RFC 9000 §9: a client discards packets from an unknown server address; no migration before the
+            // handshake is confirmed.
+            Stats.PacketsDropped++;
+            return;
+        }
+
+        _receivingPath = PathFor(remote);
+        _receivingPath.BytesReceived += datagram.Length;
 
         ReadOnlySpan<byte> firstDcid = default;
         int offset = 0;
@@ -85,9 +92,14 @@ internal sealed partial class QuicConnection
             case QuicPacketType.OneRtt:
                 level = EncryptionLevel.OneRtt;
                 break;
+            case QuicPacketType.Retry:
+                HandleRetry(now, packet, header);
+                return;
+            case QuicPacketType.VersionNegotiation:
+                HandleVersionNegotiation(packet, header);
+                return;
             default:
-                // Version Negotiation, Retry, 0-RTT and unknown versions are not part of this connection's
-                // handshake path; the endpoint deals with the ones it understands (RFC 9000 §6, §17.2.5).
+                // 0-RTT is not accepted yet, and unknown versions belong to no connection (RFC 9000 §5.2).
                 Stats.PacketsDropped++;
                 return;
         }
@@ -163,7 +175,7 @@ internal sealed partial class QuicConnection
 
         _currentPacketDestination = new ConnectionId(header.GetDestinationConnectionId(packet));
         ReadOnlySpan<byte> payload = packet.Slice(header.PacketNumberOffset + pnLength, payloadLength);
-        bool ackEliciting = ProcessFrames(now, space, level, header.Type, payload);
+        bool ackEliciting = ProcessFrames(now, space, level, header.Type, payload, out bool probingOnly);
 
         if (space.IsDiscarded) return;
         space.ReceivedPackets.Add(packetNumber);
@@ -177,6 +189,8 @@ internal sealed partial class QuicConnection
         {
             OnAckElicitingPacketReceived(now, space);
         }
+
+        ConsiderMigration(now, space, packetNumber, probingOnly);
     }
 
     private void OnFirstPacketOfLevel(EncryptionLevel level, ReadOnlySpan<byte> packet, in PacketHeader header)
@@ -192,7 +206,7 @@ internal sealed partial class QuicConnection
         if (!IsClient && level == EncryptionLevel.Handshake)
         {
             // RFC 9000 §8.1: a Handshake packet proves the client received our Initial → address validated.
-            _addressValidated = true;
+            _path.Validated = true;
 
             // RFC 9001 §4.9.1: a server discards Initial keys when it first processes a Handshake packet.
             DiscardSpace(PacketNumberSpaceId.Initial);

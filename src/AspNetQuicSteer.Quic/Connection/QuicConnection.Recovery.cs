@@ -313,6 +313,8 @@ internal sealed partial class QuicConnection
             if (_pacingDeadline is { } pacing && pacing > now && pacing < next) next = pacing;
         }
 
+        if (PathValidationDeadline is { } validation && validation < next) next = validation;
+
         return next == TimeSpan.MaxValue ? null : next;
     }
 
@@ -343,6 +345,7 @@ internal sealed partial class QuicConnection
 
         if (_pacingDeadline is { } pacing && pacing <= now) _pacingDeadline = null;
         DiscardPreviousReadKeysIfDue(now);
+        CheckPathValidationTimeout(now);
 
         if (IsAmplificationBlocked) return;
         (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);

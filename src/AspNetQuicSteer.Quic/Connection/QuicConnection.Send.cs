@@ -1,3 +1,4 @@
+using System.Net;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Packets;
 using AspNetQuicSteer.Quic.Wire;
@@ -18,8 +19,7 @@ internal sealed partial class QuicConnection
     private TimeSpan? _pacingDeadline;
 
     /// <summary>RFC 9000 §8.1: before the client's address is validated, a server sends at most 3x what it received.</summary>
-    private long AmplificationBudget
-        => IsClient || _addressValidated ? long.MaxValue : 3 * _bytesReceivedUnvalidated - _bytesSentUnvalidated;
+    private long AmplificationBudget => _path.AmplificationBudget;
 
     private bool IsAmplificationBlocked => AmplificationBudget < MinUsefulDatagram;
 
@@ -27,9 +27,16 @@ internal sealed partial class QuicConnection
     /// Writes the next datagram to send into <paramref name="buffer"/> and returns its length, or 0 when there
     /// is nothing to send now. Packets of several spaces are coalesced (RFC 9000 §12.2). Call until it returns 0.
     /// </summary>
-    public int PollTransmit(TimeSpan now, Span<byte> buffer)
+    public int PollTransmit(TimeSpan now, Span<byte> buffer, out EndPoint destination)
     {
+        destination = _path.Remote;
         if (State is QuicConnectionState.Closed or QuicConnectionState.Draining) return 0;
+
+        if (State == QuicConnectionState.Connected && OffPathWithPendingFrames() is { } offPath)
+        {
+            destination = offPath.Remote;
+            return BuildOffPathDatagram(now, buffer, offPath);
+        }
 
         int limit = Math.Min(buffer.Length, MaxDatagramSize);
         long budget = AmplificationBudget;
@@ -64,7 +71,8 @@ internal sealed partial class QuicConnection
             bool initialInDatagram = containsInitial || space.Id == PacketNumberSpaceId.Initial;
             bool initialAckEliciting = ackElicitingInitial
                 || (space.Id == PacketNumberSpaceId.Initial && (space.CryptoSend.HasPendingData || space.ProbesPending > 0));
-            bool mustPad = last && initialInDatagram && (IsClient || initialAckEliciting);
+            bool mustPad = last && ((initialInDatagram && (IsClient || initialAckEliciting))
+                || (space.Id == PacketNumberSpaceId.Application && _path.ChallengePending));
             int padTo = mustPad ? Math.Min(MinInitialDatagramSize, limit) - written : 0;
 
             int length = BuildPacket(now, space, datagram[written..], padTo, congestionBlocked, out bool ackEliciting);
@@ -89,8 +97,33 @@ internal sealed partial class QuicConnection
         if (State == QuicConnectionState.Closing) _closeFramePending = false;
         Stats.DatagramsSent++;
         Stats.BytesSent += written;
-        if (!_addressValidated) _bytesSentUnvalidated += written;
+        _path.BytesSent += written;
         return written;
+    }
+
+    /// <summary>
+    /// A datagram to a path other than the active one, carrying only PATH_CHALLENGE / PATH_RESPONSE (probing
+    /// frames, RFC 9000 §9.1), expanded to 1200 bytes unless that path's anti-amplification budget is smaller
+    /// (§8.2.1, §8.2.2).
+    /// </summary>
+    private int BuildOffPathDatagram(TimeSpan now, Span<byte> buffer, QuicPath path)
+    {
+        int limit = (int)Math.Min(Math.Min(buffer.Length, MaxDatagramSize), path.AmplificationBudget);
+        PacketNumberSpace app = Space(PacketNumberSpaceId.Application);
+        if (limit < MinUsefulDatagram || !app.CanSend)
+        {
+            // Nothing may go to this path now; drop its pending responses rather than spin (§8.2.2 allows it).
+            while (_pendingPathResponses.TryPeek(out (QuicPath Path, ulong Data) pending) && ReferenceEquals(pending.Path, path)) _pendingPathResponses.Dequeue();
+            path.ChallengePending = false;
+            return 0;
+        }
+
+        int length = BuildPacket(now, app, buffer[..limit], padTo: limit, congestionBlocked: false, out _, offPath: path);
+        if (length == 0) return 0;
+        Stats.DatagramsSent++;
+        Stats.BytesSent += length;
+        path.BytesSent += length;
+        return length;
     }
 
     /// <summary>RFC 9002 §7: new data waits for congestion window; §7.7: and for the pacer.</summary>
@@ -134,7 +167,7 @@ internal sealed partial class QuicConnection
     }
 
     /// <summary>Builds one packet at the start of <paramref name="destination"/>; returns its protected length or 0.</summary>
-    private int BuildPacket(TimeSpan now, PacketNumberSpace space, Span<byte> destination, int padTo, bool congestionBlocked, out bool ackEliciting)
+    private int BuildPacket(TimeSpan now, PacketNumberSpace space, Span<byte> destination, int padTo, bool congestionBlocked, out bool ackEliciting, QuicPath? offPath = null)
     {
         ackEliciting = false;
         PacketProtectionKeys keys = space.WriteKeys!;
@@ -167,7 +200,11 @@ internal sealed partial class QuicConnection
         SentPacketTracker tracker = space.Sent;
         tracker.BeginPacket();
 
-        if (State == QuicConnectionState.Closing)
+        if (offPath is not null)
+        {
+            WritePathFrames(ref writer, tracker, offPath);
+        }
+        else if (State == QuicConnectionState.Closing)
         {
             WriteConnectionClose(ref writer, space);
         }

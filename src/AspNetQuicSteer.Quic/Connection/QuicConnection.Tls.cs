@@ -111,10 +111,11 @@ internal sealed partial class QuicConnection
                     "original_destination_connection_id is missing or does not match the client's first Destination Connection ID.");
             }
 
-            if (peer.RetrySourceConnectionId is not null)
+            // RFC 9000 §7.3: retry_source_connection_id is present exactly when we followed a Retry, and matches it.
+            if (!Nullable.Equals(peer.RetrySourceConnectionId, _retrySourceConnectionId))
             {
                 throw new QuicProtocolException(TransportErrorCode.TransportParameterError,
-                    "retry_source_connection_id present although no Retry was received.");
+                    "retry_source_connection_id does not match the Retry this client followed (or its absence).");
             }
         }
     }

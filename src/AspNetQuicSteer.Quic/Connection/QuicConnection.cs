@@ -1,3 +1,4 @@
+using System.Net;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Recovery;
 using AspNetQuicSteer.Quic.Tls;
@@ -59,9 +60,16 @@ internal sealed partial class QuicConnection : IDisposable
         ConnectionId remoteConnectionId,
         ConnectionId originalDestinationConnectionId,
         Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
-        TimeSpan now)
+        EndPoint remote,
+        TimeSpan now,
+        RetryContext? retry = null)
     {
         IsClient = isClient;
+        _serverRetry = retry;
+
+        // RFC 9000 §8.1: a server's path starts unvalidated (3x limit) unless a Retry token validated it (§8.1.2).
+        _path = new QuicPath(remote, validated: isClient || retry is not null);
+        _receivingPath = _path;
         _options = options;
         _localConnectionId = localConnectionId;
         _remoteConnectionId = remoteConnectionId;
@@ -83,6 +91,8 @@ internal sealed partial class QuicConnection : IDisposable
 
     public bool IsClient { get; }
 
+    private readonly RetryContext? _serverRetry;
+
     public QuicConnectionState State { get; private set; } = QuicConnectionState.Handshaking;
 
     // Fields rather than auto-properties: ConnectionId.Span is [UnscopedRef], and spans over heap fields can be
@@ -96,7 +106,7 @@ internal sealed partial class QuicConnection : IDisposable
     /// <summary>The CID the peer chose; we put it in the DCID of our packets (RFC 9000 §7.2).</summary>
     public ConnectionId RemoteConnectionId => _remoteConnectionId;
 
-    /// <summary>The DCID of the client's first Initial; it keys the Initial secrets (RFC 9001 §5.2).</summary>
+    /// <summary>The DCID that keys the Initial secrets (RFC 9001 §5.2): the client's first DCID, or a Retry's SCID.</summary>
     public ConnectionId OriginalDestinationConnectionId { get; }
 
     public QuicTransportParameters LocalTransportParameters { get; }
@@ -119,25 +129,32 @@ internal sealed partial class QuicConnection : IDisposable
     public static QuicConnection CreateClient(
         QuicConnectionOptions options,
         Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
+        EndPoint remote,
         TimeSpan now)
     {
         // RFC 9000 §7.2: the client's first DCID is unpredictable and at least 8 bytes.
         var originalDcid = new RandomConnectionIdGenerator(8).Generate();
-        var connection = new QuicConnection(true, options, options.ConnectionIdGenerator.Generate(), originalDcid, originalDcid, tlsFactory, now);
+        var connection = new QuicConnection(true, options, options.ConnectionIdGenerator.Generate(), originalDcid, originalDcid, tlsFactory, remote, now);
         connection._tls.Start();
         connection.DrainTls();
         return connection;
     }
 
-    /// <summary>Creates a server connection for a client's first Initial (RFC 9000 §7.2).</summary>
+    /// <summary>
+    /// Creates a server connection for a client's first Initial (RFC 9000 §7.2). <paramref name="initialDestinationConnectionId"/>
+    /// is that Initial's DCID, which keys the Initial secrets; after a Retry, <paramref name="retry"/> carries the
+    /// client's original DCID and the Retry's SCID from the validated token, for the transport parameters (§7.3).
+    /// </summary>
     public static QuicConnection CreateServer(
         QuicConnectionOptions options,
         ConnectionId localConnectionId,
         ConnectionId clientSourceConnectionId,
-        ConnectionId originalDestinationConnectionId,
+        ConnectionId initialDestinationConnectionId,
         Func<ReadOnlyMemory<byte>, IQuicTlsSession> tlsFactory,
-        TimeSpan now)
-        => new(false, options, localConnectionId, clientSourceConnectionId, originalDestinationConnectionId, tlsFactory, now);
+        EndPoint remote,
+        TimeSpan now,
+        RetryContext? retry = null)
+        => new(false, options, localConnectionId, clientSourceConnectionId, initialDestinationConnectionId, tlsFactory, remote, now, retry);
 
     public bool TryPollEvent(out QuicConnectionEvent connectionEvent) => _events.TryDequeue(out connectionEvent);
 
@@ -164,7 +181,8 @@ internal sealed partial class QuicConnection : IDisposable
 
         if (!IsClient)
         {
-            parameters.OriginalDestinationConnectionId = OriginalDestinationConnectionId;
+            parameters.OriginalDestinationConnectionId = _serverRetry?.OriginalDestinationConnectionId ?? OriginalDestinationConnectionId;
+            parameters.RetrySourceConnectionId = _serverRetry?.RetrySourceConnectionId;
 
             // RFC 9000 §18.2: the reset token for the handshake connection ID (sequence 0).
             parameters.StatelessResetToken = new StatelessResetToken(_localIds[0].ResetToken);

@@ -35,8 +35,8 @@ internal sealed class QuicEndpoint : IDisposable
     /// <summary>Starts a client connection to <paramref name="remote"/>.</summary>
     public QuicConnection Connect(TimeSpan now, EndPoint remote, Func<ReadOnlyMemory<byte>, IQuicTlsSession> tls)
     {
-        var connection = QuicConnection.CreateClient(_options.Connection, tls, now);
-        Register(new EndpointConnection(connection, remote), connection.LocalConnectionId);
+        var connection = QuicConnection.CreateClient(_options.Connection, tls, remote, now);
+        Register(new EndpointConnection(connection), connection.LocalConnectionId);
         return connection;
     }
 
@@ -55,8 +55,7 @@ internal sealed class QuicEndpoint : IDisposable
 
         if (_byConnectionId.TryGetValue(new ConnectionId(dcid), out EndpointConnection? existing))
         {
-            existing.Remote = remote;
-            existing.Connection.HandleDatagram(now, datagram);
+            existing.Connection.HandleDatagram(now, remote, datagram);
             ApplyConnectionIdChanges(existing);
             return;
         }
@@ -93,8 +92,8 @@ internal sealed class QuicEndpoint : IDisposable
         var originalDcid = new ConnectionId(header.GetDestinationConnectionId(datagram));
         var clientScid = new ConnectionId(header.GetSourceConnectionId(datagram));
         ConnectionId localCid = _options.Connection.ConnectionIdGenerator.Generate();
-        var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, originalDcid, _options.ServerTls, now);
-        var entry = new EndpointConnection(connection, remote);
+        var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, originalDcid, _options.ServerTls, remote, now);
+        var entry = new EndpointConnection(connection);
         Register(entry, localCid);
 
         // The client keeps using the original DCID until it sees our SCID (RFC 9000 §7.2), e.g. for the
@@ -102,7 +101,7 @@ internal sealed class QuicEndpoint : IDisposable
         _byConnectionId[originalDcid] = entry;
         entry.AliasConnectionId = originalDcid;
         _accepted.Enqueue(connection);
-        connection.HandleDatagram(now, datagram);
+        connection.HandleDatagram(now, remote, datagram);
         ApplyConnectionIdChanges(entry);
     }
 
@@ -139,11 +138,11 @@ internal sealed class QuicEndpoint : IDisposable
         {
             int index = (_nextTransmitIndex + i) % _connections.Count;
             EndpointConnection entry = _connections[index];
-            length = entry.Connection.PollTransmit(now, buffer);
+            length = entry.Connection.PollTransmit(now, buffer, out EndPoint destination);
             if (length > 0)
             {
                 _nextTransmitIndex = index + 1;
-                remote = entry.Remote;
+                remote = destination;
                 return true;
             }
         }
@@ -209,11 +208,9 @@ internal sealed class QuicEndpoint : IDisposable
         _byConnectionId.Clear();
     }
 
-    private sealed class EndpointConnection(QuicConnection connection, EndPoint remote)
+    private sealed class EndpointConnection(QuicConnection connection)
     {
         public QuicConnection Connection { get; } = connection;
-
-        public EndPoint Remote { get; set; } = remote;
 
         public ConnectionId? AliasConnectionId { get; set; }
 

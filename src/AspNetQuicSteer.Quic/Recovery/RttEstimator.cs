@@ -50,6 +50,16 @@ internal sealed class RttEstimator
         SmoothedRtt = (7 * SmoothedRtt + adjusted) / 8;
     }
 
+    /// <summary>RFC 9000 §9.4: a new path starts from the initial estimates.</summary>
+    public void Reset()
+    {
+        _hasSample = false;
+        LatestRtt = TimeSpan.Zero;
+        MinRtt = TimeSpan.Zero;
+        SmoothedRtt = InitialRtt;
+        RttVariance = InitialRtt / 2;
+    }
+
     /// <summary>RFC 9002 §6.2.1: PTO = smoothed_rtt + max(4*rttvar, kGranularity) + max_ack_delay.</summary>
     public TimeSpan ProbeTimeout(TimeSpan maxAckDelay)
         => SmoothedRtt + Max(4 * RttVariance, Granularity) + maxAckDelay;

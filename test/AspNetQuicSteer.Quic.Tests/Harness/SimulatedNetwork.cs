@@ -56,6 +56,15 @@ internal sealed class SimulatedNetwork : IDisposable
         return endpoint;
     }
 
+    /// <summary>Moves an endpoint to a new address (NAT rebinding or a client changing networks); datagrams in flight
+    /// to the old address are lost.</summary>
+    public void Rebind(EndPoint from, EndPoint to)
+    {
+        QuicEndpoint node = _nodes[from];
+        _nodes.Remove(from);
+        _nodes.Add(to, node);
+    }
+
     public static IPEndPoint Address(int host, int port = 443) => new(new IPAddress([10, 0, 0, (byte)host]), port);
 
     /// <summary>Runs the simulation until <paramref name="condition"/> holds or the virtual time budget is spent.</summary>

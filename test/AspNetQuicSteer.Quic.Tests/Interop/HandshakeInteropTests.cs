@@ -11,6 +11,12 @@ public sealed class HandshakeInteropTests
 {
     private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// The Go client reports completion as soon as it has 1-RTT keys; closing right then can race its own client
+    /// Finished out of the wire. Holding the connection lets the server finish and close it (H3_NO_ERROR).
+    /// </summary>
+    private static readonly TimeSpan GoClientHold = TimeSpan.FromSeconds(3);
+
     [Theory]
     [InlineData(null, "X25519")]
     [InlineData("-GROUP-ALL:+GROUP-SECP256R1", "Secp256r1")]
@@ -84,7 +90,7 @@ public sealed class HandshakeInteropTests
             serverGroups is null ? null : ["--groups", serverGroups]);
 
         // The Go client validates our chain against the test CA file and checks the host name.
-        await using var client = PeerProcess.Start(goClient, GoHandshakeClient.Arguments(harness.Address, files.CertificatePath, curves: clientCurves));
+        await using var client = PeerProcess.Start(goClient, GoHandshakeClient.Arguments(harness.Address, files.CertificatePath, curves: clientCurves, hold: GoClientHold));
         int exitCode = await client.WaitForExitAsync(PeerTimeout, TestContext.Current.CancellationToken);
 
         Assert.True(exitCode == 0, client.Describe());
@@ -97,6 +103,9 @@ public sealed class HandshakeInteropTests
         Assert.Equal(expectedGroup, ours["group"]);
         Assert.Equal(expectedHelloRetry, ours["hrr"]);
         Assert.Equal("installed", ours["one_rtt_keys"]);
+
+        // Our H3_NO_ERROR close reached the peer while it held the connection.
+        Assert.Contains(client.StandardOutputLines, l => l.StartsWith(GoHandshakeClient.PeerClosedPrefix, StringComparison.Ordinal) && l.Contains("code=0x100", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -112,7 +121,7 @@ public sealed class HandshakeInteropTests
         await using var harness = await HandshakeHarnessProcess.StartAsync(files, exitAfterHandshakes: 1,
             environment: new Dictionary<string, string?> { ["SSLKEYLOGFILE"] = ourLog });
 
-        await using var client = PeerProcess.Start(goClient, GoHandshakeClient.Arguments(harness.Address, files.CertificatePath),
+        await using var client = PeerProcess.Start(goClient, GoHandshakeClient.Arguments(harness.Address, files.CertificatePath, hold: GoClientHold),
             new Dictionary<string, string?> { ["SSLKEYLOGFILE"] = peerLog });
         Assert.Equal(0, await client.WaitForExitAsync(PeerTimeout, TestContext.Current.CancellationToken));
         await harness.WaitForHandshakeAsync(PeerTimeout);
