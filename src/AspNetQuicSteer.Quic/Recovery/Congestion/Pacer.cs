@@ -4,7 +4,7 @@ namespace AspNetQuicSteer.Quic.Recovery.Congestion;
 /// Token-bucket pacer, RFC 9002 §7.7. Tokens (bytes) refill at N * congestion_window / smoothed_rtt with N = 5/4,
 /// so a full window leaves over about smoothed_rtt / 1.25 instead of in one burst; the bucket holds at most a
 /// burst allowance (the initial window, at least one datagram and never more than the congestion window). Integer
-/// arithmetic only (128-bit intermediates), no allocation.
+/// arithmetic only (tokens in 2^-20 byte, 128-bit intermediates), no allocation.
 /// </summary>
 internal sealed class Pacer
 {
@@ -12,9 +12,12 @@ internal sealed class Pacer
     private const int RateNumerator = 5;
     private const int RateDenominator = 4;
 
+    /// <summary>Tokens are counted in 2^-20 byte so frequent refills lose no rate to rounding.</summary>
+    private const int TokenScale = 1 << 20;
+
     private long _burstLimit;
     private int _maxDatagramSize;
-    private long _tokens;
+    private long _scaledTokens;
     private TimeSpan _lastRefill;
 
     /// <param name="now">Creation time; the bucket starts full.</param>
@@ -24,12 +27,12 @@ internal sealed class Pacer
     {
         _maxDatagramSize = maxDatagramSize;
         _burstLimit = burstLimit;
-        _tokens = burstLimit;
+        _scaledTokens = burstLimit * TokenScale;
         _lastRefill = now;
     }
 
-    /// <summary>Bytes the bucket currently holds (as of the last <see cref="NextSendTime"/>).</summary>
-    public long Tokens => _tokens;
+    /// <summary>Whole bytes the bucket currently holds (as of the last <see cref="NextSendTime"/>).</summary>
+    public long Tokens => _scaledTokens / TokenScale;
 
     /// <summary>The bucket size for a congestion window: the burst limit, at least one datagram, at most the window.</summary>
     public long Capacity(long congestionWindow)
@@ -43,7 +46,8 @@ internal sealed class Pacer
     }
 
     /// <summary>A packet left: it spends its size in tokens (the bucket does not go into debt).</summary>
-    public void OnPacketSent(int bytes) => _tokens = CongestionWindows.SubtractClamped(_tokens, bytes);
+    public void OnPacketSent(int bytes)
+        => _scaledTokens = CongestionWindows.SubtractClamped(_scaledTokens, (long)bytes * TokenScale);
 
     /// <summary>
     /// RFC 9002 §7.7: refills the bucket for the time elapsed since the last refill and returns <paramref name="now"/>
@@ -52,44 +56,34 @@ internal sealed class Pacer
     /// </summary>
     public TimeSpan NextSendTime(TimeSpan now, int bytes, long congestionWindow, TimeSpan smoothedRtt)
     {
-        long capacity = Capacity(congestionWindow);
-        if (_tokens > capacity) _tokens = capacity;
+        long scaledCapacity = Capacity(congestionWindow) * TokenScale;
+        if (_scaledTokens > scaledCapacity) _scaledTokens = scaledCapacity;
 
         if (smoothedRtt <= TimeSpan.Zero || congestionWindow <= 0)
         {
-            _tokens = capacity;
+            _scaledTokens = scaledCapacity;
             _lastRefill = now;
             return now;
         }
 
-        if (_tokens >= capacity)
+        // RFC 9002 §7.7: rate = N * congestion_window / smoothed_rtt; per tick, 5 * cwnd / (4 * srtt) bytes.
+        Int128 perTickNumerator = (Int128)congestionWindow * RateNumerator * TokenScale;
+        Int128 perTickDenominator = (Int128)smoothedRtt.Ticks * RateDenominator;
+        if (now > _lastRefill)
         {
-            // A full bucket banks no time: the next refill counts from now.
+            Int128 refill = (now - _lastRefill).Ticks * perTickNumerator / perTickDenominator;
+            _scaledTokens = refill >= scaledCapacity - _scaledTokens ? scaledCapacity : _scaledTokens + (long)refill;
             _lastRefill = now;
-        }
-        else if (now > _lastRefill)
-        {
-            // RFC 9002 §7.7: rate = N * congestion_window / smoothed_rtt, so refill = elapsed * 5 * cwnd / (4 * srtt).
-            Int128 refill = (Int128)(now - _lastRefill).Ticks * congestionWindow * RateNumerator
-                / ((Int128)smoothedRtt.Ticks * RateDenominator);
-            if (refill > 0)
-            {
-                // Only advance the refill clock when whole bytes accrued, so frequent calls lose no rate to rounding.
-                _tokens = refill >= capacity - _tokens ? capacity : _tokens + (long)refill;
-                _lastRefill = now;
-            }
         }
 
         // A packet larger than the bucket waits for a full bucket rather than forever.
-        long needed = Math.Min(bytes, capacity);
-        if (_tokens >= needed) return now;
+        long needed = Math.Min(bytes * (long)TokenScale, scaledCapacity);
+        if (_scaledTokens >= needed) return now;
 
-        // Time for the missing tokens to accrue, rounded up, counted from the last refill (fractional bytes since
-        // then are still owed): ticks = deficit * 4 * srtt / (5 * cwnd).
-        Int128 deficit = needed - _tokens;
-        Int128 denominator = (Int128)congestionWindow * RateNumerator;
-        Int128 ticks = ((deficit * RateDenominator * smoothedRtt.Ticks) + denominator - 1) / denominator;
-        Int128 readyTicks = Int128.Min(_lastRefill.Ticks + ticks, TimeSpan.MaxValue.Ticks);
-        return readyTicks > now.Ticks ? TimeSpan.FromTicks((long)readyTicks) : now + TimeSpan.FromTicks(1);
+        // Time for the missing tokens to accrue, rounded up to a whole tick.
+        Int128 deficit = needed - _scaledTokens;
+        Int128 ticks = ((deficit * perTickDenominator) + perTickNumerator - 1) / perTickNumerator;
+        Int128 readyTicks = Int128.Min(now.Ticks + ticks, TimeSpan.MaxValue.Ticks);
+        return TimeSpan.FromTicks((long)readyTicks);
     }
 }
