@@ -129,4 +129,22 @@ public sealed class PacerTests
             }
         }
     }
+
+    // RFC 9002 §7.7: the burst stays at the §7.2 initial window (10 datagrams of 1200) even when a larger initial
+    // window is configured; the rest of that window is paced.
+    [Fact]
+    public void BurstStaysAtTheRfcInitialWindowWhenALargerWindowIsConfigured()
+    {
+        RttEstimator rtt = Rtt(Ms(100));
+        var cc = new CubicCongestionController(Ms(0), Mss, new CubicCongestionControllerOptions { InitialWindowPackets = 40 });
+        Assert.Equal(40 * Mss, cc.CongestionWindow);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(Ms(0), cc.NextSendTime(Ms(0), Mss, rtt));
+            cc.OnPacketSent(Ms(0), Mss);
+        }
+
+        // 1200 bytes at 1.25 * 48000 B / 100 ms: 2 ms.
+        Assert.Equal(Ms(2), cc.NextSendTime(Ms(0), Mss, rtt));
+    }
 }

@@ -67,7 +67,8 @@ internal sealed class CubicCongestionController : ICongestionController
 
         // RFC 9002 §7.2 (RFC 9438 §4.10 keeps the transport's initial window).
         _congestionWindow = InitialWindow;
-        _pacer = new Pacer(now, maxDatagramSize, InitialWindow);
+        // RFC 9002 §7.7: bursts are limited to the (RFC 9002 §7.2) initial window, whatever window is configured.
+        _pacer = new Pacer(now, maxDatagramSize, CongestionWindows.InitialWindow(maxDatagramSize));
     }
 
     public long CongestionWindow => _congestionWindow;
@@ -248,7 +249,7 @@ internal sealed class CubicCongestionController : ICongestionController
     {
         CongestionWindows.ValidateMaxDatagramSize(maxDatagramSize);
         _maxDatagramSize = maxDatagramSize;
-        _pacer.OnMaxDatagramSizeChanged(maxDatagramSize, InitialWindow);
+        _pacer.OnMaxDatagramSizeChanged(maxDatagramSize, CongestionWindows.InitialWindow(maxDatagramSize));
 
         // RFC 9002 §7.2: recalculate the initial window with the new size while it is still in use; afterwards
         // only keep the window at or above the new minimum. K is in segments of the old size: a new congestion
