@@ -9,7 +9,7 @@ namespace AspNetQuicSteer.Quic.Endpoint.Stateless;
 /// (RFC 9000 §8.1) and computes the same stateless reset token for a connection ID (RFC 9000 §10.3.2).
 /// <para>
 /// Hierarchy (HKDF-SHA256, RFC 5869): PRK = HKDF-Extract(salt = "AspNetQuicSteer stateless v1", IKM = master secret);
-/// token key = HKDF-Expand(PRK, "aqs token key", 32) (AES-256-GCM); reset key = HKDF-Expand(PRK, "aqs reset key", 32)
+/// token key = HKDF-Expand(PRK, "aqs token key", 32) (XChaCha20-Poly1305); reset key = HKDF-Expand(PRK, "aqs reset key", 32)
 /// (HMAC-SHA256); key id = HKDF-Expand(PRK, "aqs key id", 1). The key id travels in clear in each token so a
 /// receiver picks the key without trial decryption; because it is derived from the secret, generations configured
 /// with the same secret agree on it without further configuration.
@@ -25,7 +25,7 @@ namespace AspNetQuicSteer.Quic.Endpoint.Stateless;
 /// </summary>
 internal sealed class StatelessKeyRing
 {
-    /// <summary>Minimum master secret length: 256 bits, the strength of the derived AES-256 and HMAC-SHA256 keys.</summary>
+    /// <summary>Minimum master secret length: 256 bits, the strength of the derived 256-bit AEAD and HMAC-SHA256 keys.</summary>
     public const int MinimumSecretLength = 32;
 
     public const int TokenKeyLength = 32;
@@ -87,7 +87,7 @@ internal sealed class StatelessKeyRing
         /// <summary>Identifies this key set in the first byte of every token it seals.</summary>
         public byte KeyId { get; }
 
-        /// <summary>AES-256-GCM key for address-validation tokens.</summary>
+        /// <summary>XChaCha20-Poly1305 key for address-validation tokens (see AddressValidationTokenProtector).</summary>
         public ReadOnlySpan<byte> TokenKey => _tokenKey;
 
         /// <summary>HMAC-SHA256 key for stateless reset tokens.</summary>
