@@ -141,9 +141,11 @@ func (s *server) handleConn(n int, conn quic.EarlyConnection, st *connStats) {
 	var requests, bytes int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var acceptErr error
 	for {
 		str, err := conn.AcceptStream(context.Background())
 		if err != nil {
+			acceptErr = err
 			break
 		}
 		wg.Add(1)
@@ -160,6 +162,9 @@ func (s *server) handleConn(n int, conn quic.EarlyConnection, st *connStats) {
 	tlsState := conn.ConnectionState().TLS
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.closeReason == "" && acceptErr != nil { // the tracer may learn of the close after the streams do
+		st.closeReason = strings.ReplaceAll(acceptErr.Error(), "\n", " ")
+	}
 	printf("CONN n=%d remote=%s alpn=%s resumed=%t zerortt=%t retry_validated=%t keyupdates_local=%d keyupdates_remote=%d requests=%d bytes=%d close=%s",
 		n, conn.RemoteAddr(), tlsState.NegotiatedProtocol, tlsState.DidResume, tlsState.Used0RTT, st.retryValidated,
 		st.keyUpdatesLocal, st.keyUpdatesRemote, requests, bytes, st.closeReason)
