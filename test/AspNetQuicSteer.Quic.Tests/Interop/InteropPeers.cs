@@ -14,6 +14,15 @@ internal enum InteropPeer
 
     /// <summary>The openssl command line tool (cross-checks of test certificates).</summary>
     OpenSsl,
+
+    /// <summary>Our quic-go 0.29 hq-interop client, test/interop/go/src/quicsteer/hqclient (eng/build-peers.sh).</summary>
+    GoHqClient,
+
+    /// <summary>Our quic-go 0.29 hq-interop server, test/interop/go/src/quicsteer/hqserver (eng/build-peers.sh).</summary>
+    GoHqServer,
+
+    /// <summary>Our quinn 0.9 hq-interop client, test/interop/rust/hqclient (eng/build-peers.sh).</summary>
+    QuinnHqClient,
 }
 
 /// <summary>
@@ -49,6 +58,9 @@ internal static class InteropPeers
         InteropPeer.GtlsServer => FindOnPath("gtlsserver"),
         InteropPeer.OpenSsl => FindOnPath("openssl"),
         InteropPeer.GoHandshakeClient => ExistingFile(Path.Combine(PeerBinDirectory, "handshake")),
+        InteropPeer.GoHqClient => ExistingFile(Path.Combine(PeerBinDirectory, "hqclient")),
+        InteropPeer.GoHqServer => ExistingFile(Path.Combine(PeerBinDirectory, "hqserver")),
+        InteropPeer.QuinnHqClient => ExistingFile(Path.Combine(PeerBinDirectory, "quinn-hqclient")),
         _ => throw new ArgumentOutOfRangeException(nameof(peer), peer, null),
     };
 
@@ -80,6 +92,10 @@ internal static class InteropPeers
         InteropPeer.GtlsServer => "gtlsserver on PATH, Debian package ngtcp2-server",
         InteropPeer.OpenSsl => "openssl on PATH",
         InteropPeer.GoHandshakeClient => Path.Combine(PeerBinDirectory, "handshake") + ", built by eng/build-peers.sh",
+        InteropPeer.GoHqClient => Path.Combine(PeerBinDirectory, "hqclient") + ", built by eng/build-peers.sh",
+        InteropPeer.GoHqServer => Path.Combine(PeerBinDirectory, "hqserver") + ", built by eng/build-peers.sh",
+        InteropPeer.QuinnHqClient => Path.Combine(PeerBinDirectory, "quinn-hqclient")
+            + ", built by eng/build-peers.sh (Debian cargo, librust-quinn-dev)",
         _ => peer.ToString(),
     };
 

@@ -16,6 +16,15 @@ internal interface ICongestionController
     /// <summary>Bytes that may still be sent now without exceeding the window.</summary>
     long AvailableWindow { get; }
 
+    /// <summary>
+    /// RFC 9002 §7.8 / RFC 9438 §5.8: the sender is application-limited (or flow-control-limited), so the window is
+    /// not being used and acknowledgments must not grow it. The connection sets it to <see langword="true"/> when a
+    /// send pass ends because it has nothing (allowed) to send while the window still has room, and to
+    /// <see langword="false"/> when a pass ends because of the window or the pacer (pacing delay is not
+    /// application-limiting, §7.8). The controller clears it itself once bytes in flight reach the window.
+    /// </summary>
+    bool IsApplicationLimited { get; set; }
+
     /// <summary>An in-flight (ack-eliciting or padded) packet was sent (RFC 9002 §A.5 / §B.4).</summary>
     void OnPacketSent(TimeSpan now, int bytes);
 
