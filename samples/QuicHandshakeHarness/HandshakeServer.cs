@@ -65,7 +65,7 @@ internal sealed class HandshakeServer : IDisposable
             TimeSpan now = clock.Elapsed;
             if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
             {
-                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.DatagramsDropped}");
+                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.Stats.DatagramsDropped}");
                 return _options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0;
             }
 

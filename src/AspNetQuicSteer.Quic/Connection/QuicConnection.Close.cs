@@ -24,6 +24,16 @@ internal sealed partial class QuicConnection
         _closeDeadline = now + 3 * _rtt.ProbeTimeout(PeerMaxAckDelay);
     }
 
+    /// <summary>
+    /// RFC 9000 §10.3.1: a datagram ending in one of the peer's reset tokens: the peer lost this connection's state.
+    /// Enter draining and never send again.
+    /// </summary>
+    public void OnStatelessReset(TimeSpan now)
+    {
+        Stats.StatelessResetsReceived++;
+        OnPeerConnectionClose(now, isApplication: false, (ulong)TransportErrorCode.NoError, 0, "Stateless reset.");
+    }
+
     /// <summary>RFC 9000 §10.2.2: the peer closed; enter draining and send nothing more.</summary>
     private void OnPeerConnectionClose(TimeSpan now, bool isApplication, ulong errorCode, ulong frameType, string reason)
     {

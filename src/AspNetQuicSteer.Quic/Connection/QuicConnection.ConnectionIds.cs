@@ -63,7 +63,7 @@ internal sealed partial class QuicConnection
             var entry = new LocalConnectionIdEntry(_nextLocalSequence++, id, NewResetToken(id));
             _localIds.Add(entry);
             _pendingNewConnectionIds.Enqueue(entry);
-            _connectionIdChanges.Enqueue(new ConnectionIdChange(Added: true, id));
+            _connectionIdChanges.Enqueue(new ConnectionIdChange(ConnectionIdChangeKind.LocalAdded, id));
         }
     }
 
@@ -87,7 +87,7 @@ internal sealed partial class QuicConnection
 
         _localIds.RemoveAt(index);
         entry.Retired = true;
-        _connectionIdChanges.Enqueue(new ConnectionIdChange(Added: false, entry.Id));
+        _connectionIdChanges.Enqueue(new ConnectionIdChange(ConnectionIdChangeKind.LocalRetired, entry.Id));
         IssueConnectionIds();
     }
 
@@ -124,6 +124,7 @@ internal sealed partial class QuicConnection
         else
         {
             _remoteIds.Add(new RemoteConnectionIdEntry(frame.SequenceNumber, id, token));
+            _connectionIdChanges.Enqueue(new ConnectionIdChange(ConnectionIdChangeKind.PeerResetTokenAdded, id, token));
         }
 
         if (frame.RetirePriorTo > _remoteRetirePriorTo)
@@ -134,6 +135,7 @@ internal sealed partial class QuicConnection
                 if (_remoteIds[i].Sequence < _remoteRetirePriorTo)
                 {
                     _pendingRetireConnectionIds.Enqueue(_remoteIds[i].Sequence);
+                    ForgetPeerResetToken(_remoteIds[i]);
                     _remoteIds.RemoveAt(i);
                 }
             }
@@ -162,15 +164,25 @@ internal sealed partial class QuicConnection
         }
 
         if (next is null) return false;
-        if (_remoteIds.Exists(e => e.Sequence == _remoteSequenceInUse))
+        int current = _remoteIds.FindIndex(e => e.Sequence == _remoteSequenceInUse);
+        if (current >= 0)
         {
-            _remoteIds.RemoveAll(e => e.Sequence == _remoteSequenceInUse);
+            ForgetPeerResetToken(_remoteIds[current]);
+            _remoteIds.RemoveAt(current);
             _pendingRetireConnectionIds.Enqueue(_remoteSequenceInUse);
         }
 
         _remoteSequenceInUse = next.Sequence;
         _remoteConnectionId = next.Id;
         return true;
+    }
+
+    private void ForgetPeerResetToken(RemoteConnectionIdEntry entry)
+    {
+        if (entry.ResetToken is { } token)
+        {
+            _connectionIdChanges.Enqueue(new ConnectionIdChange(ConnectionIdChangeKind.PeerResetTokenRetired, entry.Id, token));
+        }
     }
 
     private bool HasConnectionIdFramesToSend => _pendingNewConnectionIds.Count > 0 || _pendingRetireConnectionIds.Count > 0;

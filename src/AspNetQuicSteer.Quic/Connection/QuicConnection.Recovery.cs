@@ -13,6 +13,9 @@ internal sealed partial class QuicConnection
 
     private int _ptoCount;
 
+    /// <summary>When the first RTT sample was taken; persistent congestion only counts later losses (RFC 9002 §7.6.2).</summary>
+    private TimeSpan? _firstRttSampleTime;
+
     private TimeSpan PeerMaxAckDelay
         => TimeSpan.FromMilliseconds(PeerTransportParameters?.MaxAckDelayMilliseconds ?? QuicTransportParameters.DefaultMaxAckDelayMilliseconds);
 
@@ -78,6 +81,7 @@ internal sealed partial class QuicConnection
             TimeSpan effectiveDelay = space.Id == PacketNumberSpaceId.Application ? ackDelay : TimeSpan.Zero;
             if (IsHandshakeConfirmed && effectiveDelay > PeerMaxAckDelay) effectiveDelay = PeerMaxAckDelay;
             _rtt.Update(now - largestNewlyAckedSentTime, effectiveDelay);
+            _firstRttSampleTime ??= now;
         }
 
         DetectLostPackets(now, space);
@@ -155,25 +159,35 @@ internal sealed partial class QuicConnection
         int lostBytes = 0;
         TimeSpan newestLostTimeSent = TimeSpan.MinValue;
         TimeSpan oldestLostAckElicitingTimeSent = TimeSpan.MaxValue;
+        TimeSpan newestLostAckElicitingTimeSent = TimeSpan.MinValue;
+        bool resolvedSinceFirstLoss = false, acknowledgedBetweenLosses = false;
         SentPacketTracker sent = space.Sent;
         for (int slot = 0; slot < sent.SlotCount; slot++)
         {
             ref SentPacket packet = ref sent.Slot(slot);
             if (packet.PacketNumber > largestAcked) break;
-            if (packet.Removed) continue;
+            if (packet.Removed)
+            {
+                // Conservative for RFC 9002 §7.6.2: a packet resolved earlier (acknowledged, or lost before) between
+                // two losses of this pass counts as acknowledged, which can only prevent declaring persistent congestion.
+                resolvedSinceFirstLoss |= oldestLostAckElicitingTimeSent != TimeSpan.MaxValue;
+                continue;
+            }
 
             if (packet.TimeSent <= lostSendTime || largestAcked >= packet.PacketNumber + PacketThreshold)
             {
                 Stats.PacketsLost++;
+                acknowledgedBetweenLosses |= resolvedSinceFirstLoss && packet.AckEliciting;
                 if (packet.InFlight)
                 {
                     lostBytes += packet.Size;
                     if (packet.TimeSent > newestLostTimeSent) newestLostTimeSent = packet.TimeSent;
                 }
 
-                if (packet.AckEliciting && packet.TimeSent < oldestLostAckElicitingTimeSent)
+                if (packet.AckEliciting)
                 {
-                    oldestLostAckElicitingTimeSent = packet.TimeSent;
+                    if (packet.TimeSent < oldestLostAckElicitingTimeSent) oldestLostAckElicitingTimeSent = packet.TimeSent;
+                    if (packet.TimeSent > newestLostAckElicitingTimeSent) newestLostAckElicitingTimeSent = packet.TimeSent;
                 }
 
                 foreach (ref SentFrame frame in sent.GetFrames(packet))
@@ -192,24 +206,14 @@ internal sealed partial class QuicConnection
 
         if (lostBytes > 0)
         {
-            bool persistent = IsPersistentCongestion(oldestLostAckElicitingTimeSent, newestLostTimeSent);
+            // RFC 9002 §7.6: persistent congestion from the span of ack-eliciting losses with nothing acknowledged between.
+            bool persistent = _firstRttSampleTime is { } firstSample
+                && oldestLostAckElicitingTimeSent != TimeSpan.MaxValue
+                && PersistentCongestion.IsEstablished(oldestLostAckElicitingTimeSent, newestLostAckElicitingTimeSent,
+                    !acknowledgedBetweenLosses, firstSample, _rtt, PeerMaxAckDelay);
             Congestion?.OnPacketsLost(now, lostBytes, newestLostTimeSent, persistent);
         }
     }
-
-    /// <summary>
-    /// RFC 9002 §7.6: losses spanning more than 3 x (smoothed_rtt + max(4 rttvar, granularity) + max_ack_delay),
-    /// after the first RTT sample, establish persistent congestion. (Approximation: the span between the oldest and
-    /// newest ack-eliciting packets lost in this pass; packets acknowledged in between were removed earlier.)
-    /// </summary>
-    private bool IsPersistentCongestion(TimeSpan oldest, TimeSpan newest)
-    {
-        if (!_rtt.HasSample || oldest == TimeSpan.MaxValue || newest <= oldest) return false;
-        TimeSpan duration = _rtt.SmoothedRtt + TimeSpanMax(4 * _rtt.RttVariance, RttEstimator.Granularity) + PeerMaxAckDelay;
-        return newest - oldest > 3 * duration;
-    }
-
-    private static TimeSpan TimeSpanMax(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>RFC 9002 §A.8 GetPtoTimeAndSpace.</summary>
     private (TimeSpan Time, PacketNumberSpace? Space) GetProbeTimeout(TimeSpan now)

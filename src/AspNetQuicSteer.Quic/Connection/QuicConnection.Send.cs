@@ -92,6 +92,12 @@ internal sealed partial class QuicConnection
             }
         }
 
+        if (Congestion is not null)
+        {
+            // RFC 9002 §7.8: the window only grows while it limits us; a pass that found nothing to send is app-limited.
+            Congestion.IsApplicationLimited = !congestionBlocked && written == 0;
+        }
+
         if (written == 0) return 0;
 
         if (State == QuicConnectionState.Closing) _closeFramePending = false;

@@ -72,6 +72,7 @@ internal sealed partial class QuicConnection
         {
             // RFC 9000 §10.3: the server's token for the handshake connection ID (sequence 0).
             _remoteIds[0].ResetToken = serverToken;
+            _connectionIdChanges.Enqueue(new ConnectionIdChange(ConnectionIdChangeKind.PeerResetTokenAdded, _remoteIds[0].Id, serverToken));
         }
 
         IssueConnectionIds();

@@ -70,8 +70,8 @@ internal sealed class QuicConnectionOptions
     /// Stateless reset token for one of our IDs (RFC 9000 §10.3.2). Null draws random tokens; a keyed function lets
     /// every generation of the app compute the same token.
     /// </summary>
-    public Func<ConnectionId, StatelessResetToken>? StatelessResetTokens { get; init; }
+    public Func<ConnectionId, StatelessResetToken>? StatelessResetTokens { get; set; }
 
-    /// <summary>Congestion controller per path (RFC 9002 §7); null disables congestion control.</summary>
-    public ICongestionControllerFactory? CongestionControl { get; init; }
+    /// <summary>Congestion controller per path (RFC 9002 §7), CUBIC (RFC 9438) by default; null disables congestion control.</summary>
+    public ICongestionControllerFactory? CongestionControl { get; init; } = new CubicCongestionControllerFactory();
 }

@@ -24,4 +24,6 @@ internal sealed class QuicConnectionStats
 
     /// <summary>Times the server stopped sending because of the 3x anti-amplification limit (RFC 9000 §8.1).</summary>
     public long AmplificationLimited { get; set; }
+
+    public long StatelessResetsReceived { get; set; }
 }

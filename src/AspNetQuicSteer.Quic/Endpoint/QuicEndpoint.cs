@@ -1,42 +1,56 @@
 using System.Net;
 using System.Security.Cryptography;
 using AspNetQuicSteer.Quic.Connection;
+using AspNetQuicSteer.Quic.Endpoint.Stateless;
 using AspNetQuicSteer.Quic.Packets;
 using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Endpoint;
 
 /// <summary>
-/// Sans-IO endpoint: demultiplexes datagrams to connections by destination CID (RFC 9000 §5.2), creates
-/// server connections for new Initials, answers unknown versions with Version Negotiation (RFC 9000 §6.1),
-/// and round-robins transmits across connections. Addresses are opaque data here; no socket inside.
+/// Sans-IO endpoint: demultiplexes datagrams to connections by destination CID (RFC 9000 §5.2), decides per new
+/// Initial whether to accept, Retry, refuse or drop it, answers unknown versions with Version Negotiation (§6.1),
+/// sends and recognizes stateless resets (§10.3), and round-robins transmits across connections. Addresses are
+/// opaque data here; no socket inside. Split by concern: .Stateless holds the packets sent without a connection.
 /// </summary>
-internal sealed class QuicEndpoint : IDisposable
+internal sealed partial class QuicEndpoint : IDisposable
 {
     private readonly QuicEndpointOptions _options;
     private readonly Dictionary<ConnectionId, EndpointConnection> _byConnectionId = new();
+    private readonly Dictionary<StatelessResetToken, EndpointConnection> _byPeerResetToken = new();
     private readonly List<EndpointConnection> _connections = new();
     private readonly Queue<QuicConnection> _accepted = new();
     private readonly Queue<(byte[] Datagram, EndPoint Remote)> _statelessTransmits = new();
+    private readonly AddressValidationTokenProtector _tokens;
+    private readonly StatelessResetTokenGenerator _resetTokens;
+    private readonly StatelessResetRateLimiter _resetLimiter;
     private int _nextTransmitIndex;
 
     public QuicEndpoint(QuicEndpointOptions options)
     {
         _options = options;
+        StatelessKeyRing keys = options.Keys ?? StatelessKeyRing.CreateRandom();
+        _tokens = new AddressValidationTokenProtector(keys);
+        _resetTokens = new StatelessResetTokenGenerator(keys);
+        _resetLimiter = new StatelessResetRateLimiter(options.StatelessResetsPerSecond, options.StatelessResetsPerSecond);
+
+        // RFC 9000 §10.3.2: keyed reset tokens, so any generation sharing the keys can reset our IDs.
+        options.Connection.StatelessResetTokens ??= id => _resetTokens.Compute(id);
     }
 
     public int ConnectionCount => _connections.Count;
 
-    public long DatagramsDropped { get; private set; }
-
-    public long VersionNegotiationsSent { get; private set; }
+    public EndpointStats Stats { get; } = new();
 
     /// <summary>Starts a client connection to <paramref name="remote"/>.</summary>
     public QuicConnection Connect(TimeSpan now, EndPoint remote, Func<ReadOnlyMemory<byte>, IQuicTlsSession> tls)
     {
         var connection = QuicConnection.CreateClient(_options.Connection, tls, remote, now);
-        Register(new EndpointConnection(connection), connection.LocalConnectionId);
+        var entry = new EndpointConnection(connection);
+        Register(entry, connection.LocalConnectionId);
+        ApplyConnectionIdChanges(entry);
         return connection;
     }
 
@@ -46,81 +60,109 @@ internal sealed class QuicEndpoint : IDisposable
     public void HandleDatagram(TimeSpan now, EndPoint remote, Span<byte> datagram)
     {
         int localCidLength = _options.Connection.LocalConnectionIdLength;
-        if (!PacketHeader.TryReadDestinationConnectionId(datagram, localCidLength, out ReadOnlySpan<byte> dcid)
-            || dcid.Length > ConnectionId.MaxLength)
-        {
-            DatagramsDropped++;
-            return;
-        }
-
-        if (_byConnectionId.TryGetValue(new ConnectionId(dcid), out EndpointConnection? existing))
+        if (PacketHeader.TryReadDestinationConnectionId(datagram, localCidLength, out ReadOnlySpan<byte> dcid)
+            && dcid.Length <= ConnectionId.MaxLength
+            && _byConnectionId.TryGetValue(new ConnectionId(dcid), out EndpointConnection? existing))
         {
             existing.Connection.HandleDatagram(now, remote, datagram);
             ApplyConnectionIdChanges(existing);
             return;
         }
 
+        // RFC 9000 §10.3.1: a datagram no connection claims may be a peer's stateless reset.
+        if (TryHandleStatelessReset(now, datagram)) return;
+
         if (!PacketHeader.TryParse(datagram, localCidLength, out PacketHeader header))
         {
-            DatagramsDropped++;
+            Stats.DatagramsDropped++;
             return;
         }
 
-        if (header.Type == QuicPacketType.UnsupportedVersion)
+        switch (header.Type)
         {
-            // RFC 9000 §6.1: answer a first packet of an unknown version with Version Negotiation, but only for
-            // datagrams large enough to be a client's first flight (§14.1), so it cannot amplify.
-            if (datagram.Length >= QuicConnection.MinInitialDatagramSize)
-            {
-                QueueVersionNegotiation(remote, datagram, header);
-            }
-
-            return;
+            case QuicPacketType.UnsupportedVersion:
+                // RFC 9000 §6.1: answer a first packet of an unknown version with Version Negotiation, but only for
+                // datagrams large enough to be a client's first flight (§14.1), so it cannot amplify.
+                if (datagram.Length >= QuicConnection.MinInitialDatagramSize) QueueVersionNegotiation(remote, datagram, header);
+                else Stats.DatagramsDropped++;
+                return;
+            case QuicPacketType.Initial:
+                HandleNewInitial(now, remote, datagram, header);
+                return;
+            case QuicPacketType.OneRtt:
+                // RFC 9000 §10.3: a short-header packet for a connection we do not have gets a stateless reset.
+                QueueStatelessReset(now, remote, datagram.Length, header.GetDestinationConnectionId(datagram));
+                return;
+            default:
+                Stats.DatagramsDropped++;
+                return;
         }
+    }
 
-        if (header.Type != QuicPacketType.Initial || _options.ServerTls is null
-            || datagram.Length < QuicConnection.MinInitialDatagramSize
-            || header.DestinationConnectionIdLength < 8
-            || _connections.Count >= _options.MaxConnections)
+    private void HandleNewInitial(TimeSpan now, EndPoint remote, Span<byte> datagram, in PacketHeader header)
+    {
+        // RFC 9000 §14.1: a server drops Initial datagrams below 1200 bytes. §7.2: a client's first DCID has at
+        // least 8 bytes. A client-only endpoint never accepts.
+        if (_options.ServerTls is null || datagram.Length < QuicConnection.MinInitialDatagramSize
+            || header.DestinationConnectionIdLength < 8 || _connections.Count >= _options.MaxConnections
+            || !PeerAddress.TryFromEndPoint(remote, out PeerAddress peer))
         {
-            // RFC 9000 §14.1: a server drops Initial datagrams below 1200 bytes. §7.2: a client's first DCID
-            // has at least 8 bytes. Anything else with an unknown DCID belongs to no connection here.
-            DatagramsDropped++;
+            Stats.DatagramsDropped++;
             return;
         }
 
-        var originalDcid = new ConnectionId(header.GetDestinationConnectionId(datagram));
+        ReadOnlySpan<byte> token = header.GetToken(datagram);
+        ReadOnlySpan<byte> initialDcid = header.GetDestinationConnectionId(datagram);
+        DateTimeOffset wallClock = _options.TimeProvider.GetUtcNow();
+        AddressTokenValidation validation = token.IsEmpty ? default : _tokens.Validate(token, peer, initialDcid, wallClock);
+        var context = new InitialAdmissionContext(peer, !token.IsEmpty, validation, HandshakesInProgress(), _connections.Count);
+        InitialAdmissionDecision decision = _options.Admission.Decide(context);
+
+        switch (decision.Action)
+        {
+            case InitialAdmissionAction.Retry:
+                QueueRetry(remote, peer, datagram, header, wallClock);
+                return;
+            case InitialAdmissionAction.Refuse:
+                QueueRefusal(remote, datagram, header, decision.ErrorCode);
+                return;
+            case InitialAdmissionAction.Drop:
+                Stats.DatagramsDropped++;
+                return;
+        }
+
+        // RFC 9000 §8.1.2 / §7.3: after a valid Retry token, the connection authenticates the client's original DCID
+        // and our Retry SCID, and the client's address counts as validated.
+        RetryContext? retry = validation.IsValid && validation.Kind == AddressTokenKind.Retry
+            ? new RetryContext(validation.OriginalDestinationConnectionId, validation.RetrySourceConnectionId)
+            : null;
+
+        var initialDcidId = new ConnectionId(initialDcid);
         var clientScid = new ConnectionId(header.GetSourceConnectionId(datagram));
         ConnectionId localCid = _options.Connection.ConnectionIdGenerator.Generate();
-        var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, originalDcid, _options.ServerTls, remote, now);
+        var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, initialDcidId, _options.ServerTls, remote, now, retry);
         var entry = new EndpointConnection(connection);
         Register(entry, localCid);
 
-        // The client keeps using the original DCID until it sees our SCID (RFC 9000 §7.2), e.g. for the
-        // second Initial of a ClientHello that spans two packets.
-        _byConnectionId[originalDcid] = entry;
-        entry.AliasConnectionId = originalDcid;
+        // The client keeps using its first DCID until it sees our SCID (RFC 9000 §7.2), e.g. for the second
+        // Initial of a ClientHello that spans two packets.
+        _byConnectionId[initialDcidId] = entry;
+        entry.AliasConnectionId = initialDcidId;
         _accepted.Enqueue(connection);
+        Stats.ConnectionsAccepted++;
         connection.HandleDatagram(now, remote, datagram);
         ApplyConnectionIdChanges(entry);
     }
 
-    /// <summary>Routes the IDs a connection issued and stops routing the ones the peer retired (RFC 9000 §5.1).</summary>
-    private void ApplyConnectionIdChanges(EndpointConnection entry)
+    private int HandshakesInProgress()
     {
-        while (entry.Connection.TryPollConnectionIdChange(out ConnectionIdChange change))
+        int count = 0;
+        foreach (EndpointConnection entry in _connections)
         {
-            if (change.Added)
-            {
-                _byConnectionId[change.ConnectionId] = entry;
-                entry.ConnectionIds.Add(change.ConnectionId);
-            }
-            else
-            {
-                _byConnectionId.Remove(change.ConnectionId);
-                entry.ConnectionIds.Remove(change.ConnectionId);
-            }
+            if (!entry.Connection.IsHandshakeComplete) count++;
         }
+
+        return count;
     }
 
     /// <summary>Writes the next datagram to send and its destination; false when nothing is ready.</summary>
@@ -177,6 +219,7 @@ internal sealed class QuicEndpoint : IDisposable
                 _byConnectionId.Remove(entry.Connection.LocalConnectionId);
                 if (entry.AliasConnectionId is { } alias) _byConnectionId.Remove(alias);
                 foreach (ConnectionId id in entry.ConnectionIds) _byConnectionId.Remove(id);
+                foreach (StatelessResetToken token in entry.PeerResetTokens) _byPeerResetToken.Remove(token);
                 entry.Connection.Dispose();
             }
         }
@@ -188,17 +231,31 @@ internal sealed class QuicEndpoint : IDisposable
         _connections.Add(entry);
     }
 
-    private void QueueVersionNegotiation(EndPoint remote, ReadOnlySpan<byte> datagram, in PacketHeader header)
+    /// <summary>Applies a connection's routing changes: our IDs (RFC 9000 §5.1) and the peer's reset tokens (§10.3.1).</summary>
+    private void ApplyConnectionIdChanges(EndpointConnection entry)
     {
-        ReadOnlySpan<byte> dcid = header.GetDestinationConnectionId(datagram);
-        ReadOnlySpan<byte> scid = header.GetSourceConnectionId(datagram);
-        byte[] packet = new byte[VersionNegotiationPacket.GetLength(dcid.Length, scid.Length, 1)];
-        var writer = new QuicWriter(packet);
-
-        // RFC 9000 §17.2.1: the writer echoes the client's SCID as DCID and its DCID as SCID; we list version 1.
-        VersionNegotiationPacket.Write(ref writer, (byte)RandomNumberGenerator.GetInt32(256), dcid, scid, [QuicConnection.Version1]);
-        _statelessTransmits.Enqueue((packet, remote));
-        VersionNegotiationsSent++;
+        while (entry.Connection.TryPollConnectionIdChange(out ConnectionIdChange change))
+        {
+            switch (change.Kind)
+            {
+                case ConnectionIdChangeKind.LocalAdded:
+                    _byConnectionId[change.ConnectionId] = entry;
+                    entry.ConnectionIds.Add(change.ConnectionId);
+                    break;
+                case ConnectionIdChangeKind.LocalRetired:
+                    _byConnectionId.Remove(change.ConnectionId);
+                    entry.ConnectionIds.Remove(change.ConnectionId);
+                    break;
+                case ConnectionIdChangeKind.PeerResetTokenAdded:
+                    _byPeerResetToken[change.ResetToken] = entry;
+                    entry.PeerResetTokens.Add(change.ResetToken);
+                    break;
+                case ConnectionIdChangeKind.PeerResetTokenRetired:
+                    _byPeerResetToken.Remove(change.ResetToken);
+                    entry.PeerResetTokens.Remove(change.ResetToken);
+                    break;
+            }
+        }
     }
 
     public void Dispose()
@@ -206,6 +263,8 @@ internal sealed class QuicEndpoint : IDisposable
         foreach (EndpointConnection entry in _connections) entry.Connection.Dispose();
         _connections.Clear();
         _byConnectionId.Clear();
+        _byPeerResetToken.Clear();
+        _tokens.Dispose();
     }
 
     private sealed class EndpointConnection(QuicConnection connection)
@@ -216,5 +275,7 @@ internal sealed class QuicEndpoint : IDisposable
 
         /// <summary>IDs issued after the handshake ID that currently route here.</summary>
         public HashSet<ConnectionId> ConnectionIds { get; } = [];
+
+        public HashSet<StatelessResetToken> PeerResetTokens { get; } = [];
     }
 }

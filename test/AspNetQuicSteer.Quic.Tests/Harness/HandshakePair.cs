@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using AspNetQuicSteer.Quic.Connection;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Endpoint;
+using AspNetQuicSteer.Quic.Endpoint.Stateless;
 using AspNetQuicSteer.Quic.Tests.Interop;
 using AspNetQuicSteer.Quic.Tls;
 using TlsCipherSuite = AspNetQuicSteer.Quic.Crypto.TlsCipherSuite;
@@ -33,6 +34,11 @@ internal sealed record HandshakeSetup
     public LinkOptions Link { get; init; } = new();
 
     public int Seed { get; init; } = 1;
+
+    public IInitialAdmissionPolicy? ServerAdmission { get; init; }
+
+    /// <summary>Keys for tokens and stateless resets; share them to model generations of one app.</summary>
+    public StatelessKeyRing? ServerKeys { get; init; }
 }
 
 /// <summary>A client and a server endpoint on a <see cref="SimulatedNetwork"/>, with real TLS and real certificates.</summary>
@@ -48,17 +54,7 @@ internal sealed class HandshakePair : IDisposable
         Setup = setup;
         Network = new SimulatedNetwork(setup.Link, setup.Seed);
         X509Certificate2 certificate = SharedCertificate.Value.Certificate;
-        Server = Network.Add(ServerAddress, new QuicEndpoint(new QuicEndpointOptions
-        {
-            ServerTls = tp => new TlsServerHandshake(new TlsServerOptions
-            {
-                Certificate = certificate,
-                ApplicationProtocols = setup.ServerAlpn,
-                TransportParameters = tp,
-                CipherSuites = setup.ServerCipherSuites ?? TlsDefaults.CipherSuites,
-                Groups = setup.ServerGroups ?? TlsDefaults.ServerGroups,
-            }),
-        }));
+        Server = Network.Add(ServerAddress, CreateServerEndpoint(setup));
         ClientEndpoint = Network.Add(ClientAddress, new QuicEndpoint(new QuicEndpointOptions()));
         Client = ClientEndpoint.Connect(Network.Now, ServerAddress, tp => new TlsClientHandshake(new TlsClientOptions
         {
@@ -87,6 +83,25 @@ internal sealed class HandshakePair : IDisposable
     public static X509Certificate2 ServerCertificate => SharedCertificate.Value.Certificate;
 
     public static HandshakePair Create(HandshakeSetup? setup = null) => new(setup ?? new HandshakeSetup());
+
+    /// <summary>A server endpoint as the pair builds it; tests create more to model restarts and generations.</summary>
+    public static QuicEndpoint CreateServerEndpoint(HandshakeSetup setup)
+    {
+        X509Certificate2 certificate = SharedCertificate.Value.Certificate;
+        return new QuicEndpoint(new QuicEndpointOptions
+        {
+            ServerTls = tp => new TlsServerHandshake(new TlsServerOptions
+            {
+                Certificate = certificate,
+                ApplicationProtocols = setup.ServerAlpn,
+                TransportParameters = tp,
+                CipherSuites = setup.ServerCipherSuites ?? TlsDefaults.CipherSuites,
+                Groups = setup.ServerGroups ?? TlsDefaults.ServerGroups,
+            }),
+            Admission = setup.ServerAdmission ?? InitialAdmissionPolicies.AlwaysAccept,
+            Keys = setup.ServerKeys,
+        });
+    }
 
     /// <summary>Runs until both sides have confirmed the handshake, or either closed, within the virtual budget.</summary>
     public bool RunHandshake(TimeSpan? budget = null)

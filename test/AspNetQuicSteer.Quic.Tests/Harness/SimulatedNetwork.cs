@@ -65,6 +65,14 @@ internal sealed class SimulatedNetwork : IDisposable
         _nodes.Add(to, node);
     }
 
+    /// <summary>Replaces the endpoint at an address (a process restarting on the same port) and returns the old one.</summary>
+    public QuicEndpoint Replace(EndPoint address, QuicEndpoint endpoint)
+    {
+        QuicEndpoint old = _nodes[address];
+        _nodes[address] = endpoint;
+        return old;
+    }
+
     public static IPEndPoint Address(int host, int port = 443) => new(new IPAddress([10, 0, 0, (byte)host]), port);
 
     /// <summary>Runs the simulation until <paramref name="condition"/> holds or the virtual time budget is spent.</summary>

@@ -1,0 +1,90 @@
+using System.Security.Cryptography;
+using AspNetQuicSteer.Quic.Connection;
+using AspNetQuicSteer.Quic.Endpoint;
+using AspNetQuicSteer.Quic.Endpoint.Stateless;
+using AspNetQuicSteer.Quic.Tests.Harness;
+using AspNetQuicSteer.Quic.Wire;
+
+namespace AspNetQuicSteer.Quic.Tests.Connection;
+
+/// <summary>Retry, refusal and stateless reset between live endpoints (RFC 9000 §8.1.2, §5.2.2, §10.3).</summary>
+public sealed class StatelessEndpointTests
+{
+    [Fact]
+    public void RetryRoundTripValidatesTheAddressAndAuthenticatesTheIds()
+    {
+        // RFC 9000 §8.1.2: the server answers the first Initial with Retry; the client repeats it with the token.
+        using var pair = HandshakePair.Create(new HandshakeSetup { ServerAdmission = InitialAdmissionPolicies.RetryWhenNoValidToken });
+
+        Assert.True(pair.RunHandshake(), $"client {pair.Client.State} {pair.Client.CloseError}");
+        Assert.Equal(1, pair.Server.Stats.RetriesSent);
+        Assert.True(pair.Client.ReceivedRetry);
+
+        // RFC 9000 §7.3: the server authenticated the Retry's SCID and the client's original DCID.
+        var peerParameters = pair.Client.PeerTransportParameters!;
+        Assert.NotNull(peerParameters.RetrySourceConnectionId);
+        Assert.Equal(pair.Client.OriginalDestinationConnectionId, peerParameters.OriginalDestinationConnectionId);
+
+        // RFC 9000 §8.1: the token validated the address, so the server was never amplification-limited.
+        Assert.Equal(0, pair.ServerConnection!.Stats.AmplificationLimited);
+    }
+
+    [Fact]
+    public void RefusedConnectionEndsWithConnectionRefusedOnTheClient()
+    {
+        // RFC 9000 §5.2.2: a refusing server sends CONNECTION_CLOSE (CONNECTION_REFUSED) in an Initial packet.
+        using var pair = HandshakePair.Create(new HandshakeSetup { ServerAdmission = new RefuseEverything() });
+        Assert.False(pair.RunHandshake(TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, pair.Server.Stats.RefusalsSent);
+        Assert.Equal(0, pair.Server.ConnectionCount);
+        Assert.Equal((ulong)TransportErrorCode.ConnectionRefused, pair.Client.CloseError!.ErrorCode);
+        Assert.False(pair.Client.CloseError.IsLocal);
+    }
+
+    [Fact]
+    public void AServerThatLostTheConnectionResetsItStatelesslyWithTheSharedKeys()
+    {
+        // RFC 9000 §10.3: the server process restarts (state lost) with the same keys; the client's next packet
+        // gets a stateless reset whose token matches one the old process announced, and the client stops at once
+        // instead of waiting for its idle timeout.
+        byte[] secret = RandomNumberGenerator.GetBytes(32);
+        var setup = new HandshakeSetup { ServerKeys = new StatelessKeyRing(secret) };
+        using var pair = HandshakePair.Create(setup);
+        Assert.True(pair.RunHandshake());
+        pair.Client.Ping();
+        pair.Network.RunFor(TimeSpan.FromMilliseconds(300));
+
+        QuicEndpoint restarted = HandshakePair.CreateServerEndpoint(setup with { ServerKeys = new StatelessKeyRing(secret) });
+        using QuicEndpoint old = pair.Network.Replace(HandshakePair.ServerAddress, restarted);
+        pair.Client.Ping();
+        pair.Network.RunFor(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(1, restarted.Stats.StatelessResetsSent);
+        Assert.Equal(1, pair.Client.Stats.StatelessResetsReceived);
+        Assert.True(pair.Client.State is QuicConnectionState.Draining or QuicConnectionState.Closed);
+        Assert.Equal("Stateless reset.", pair.Client.CloseError!.Reason);
+    }
+
+    [Fact]
+    public void ResetFromAServerWithOtherKeysIsIgnored()
+    {
+        // The token is keyed: a process with different keys cannot reset our connection (it stays up and times out
+        // or recovers instead), which is what keeps one app from resetting another's connections.
+        using var pair = HandshakePair.Create(new HandshakeSetup { ServerKeys = new StatelessKeyRing(RandomNumberGenerator.GetBytes(32)) });
+        Assert.True(pair.RunHandshake());
+        QuicEndpoint stranger = HandshakePair.CreateServerEndpoint(new HandshakeSetup { ServerKeys = new StatelessKeyRing(RandomNumberGenerator.GetBytes(32)) });
+        using QuicEndpoint original = pair.Network.Replace(HandshakePair.ServerAddress, stranger);
+        pair.Client.Ping();
+        pair.Network.RunFor(TimeSpan.FromSeconds(1));
+
+        Assert.True(stranger.Stats.StatelessResetsSent >= 1);
+        Assert.Equal(0, pair.ClientEndpoint.Stats.StatelessResetsSent);
+        Assert.Equal(0, pair.Client.Stats.StatelessResetsReceived);
+        Assert.Equal(QuicConnectionState.Connected, pair.Client.State);
+    }
+
+    private sealed class RefuseEverything : IInitialAdmissionPolicy
+    {
+        public InitialAdmissionDecision Decide(in InitialAdmissionContext context) => InitialAdmissionDecision.Refuse();
+    }
+}
