@@ -136,6 +136,10 @@ internal sealed partial class QuicStreamManager
     public int GetWritableCapacity(ulong streamId)
         => _streams.TryGetValue(streamId, out ManagedStream? stream) && stream.Send is { } send ? send.GetWritableCapacity(_options.MaxSendBufferPerStream) : 0;
 
+    /// <summary>The stream's current receive window (auto-tuned, RFC 9000 §4.2); 0 for unknown or send-only streams.</summary>
+    public ulong GetStreamReceiveWindow(ulong streamId)
+        => _streams.TryGetValue(streamId, out ManagedStream? stream) && stream.Receive is { } receive ? receive.Window : 0;
+
     /// <summary>The sending part's state (RFC 9000 §3.1); false for unknown, released or receive-only streams.</summary>
     public bool TryGetSendState(ulong streamId, out SendStreamState state)
     {
