@@ -131,13 +131,13 @@ internal sealed class StreamPump
 
     public int InFlight => _inFlight.Count;
 
-    /// <summary>One round trip: both sides send, the network delivers (or drops) everything due.</summary>
+    /// <summary>One one-way trip (half an RTT): both sides send, the network delivers (or drops) everything due.</summary>
     public void Step()
     {
         SendAll(Client, fromClient: true);
         SendAll(Server, fromClient: false);
         Deliver();
-        Now += Rtt;
+        Now += Rtt / 2;
     }
 
     public void SendAll(QuicStreamManager sender, bool fromClient)
