@@ -108,6 +108,12 @@ internal sealed class StreamApp(QuicStreamManager manager)
 
     public int CountEvents(QuicStreamEventKind kind) => Events.Count(e => e.Kind == kind);
 
+    public static void AssertBytes(byte[] expected, List<byte> actual)
+    {
+        Assert.Equal(expected.Length, actual.Count);
+        Assert.True(expected.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(actual)), "Received bytes differ.");
+    }
+
     /// <summary>Deterministic payload for a stream, so the receiver can check it without sharing state.</summary>
     public static byte[] Payload(ulong streamId, int length, int salt = 0)
     {

@@ -31,7 +31,7 @@ public sealed class StreamFlowControlTests
 
         // Reading opens the window (MAX_STREAM_DATA) and the transfer progresses to the end.
         StreamTransferTests.RunUntil(pump, client, server, () => server.ReadFinished.Contains(id));
-        Assert.Equal(payload, server.Received[id]);
+        StreamApp.AssertBytes(payload, server.Received[id]);
         Assert.True(pump.FramesSentByKind[SentFrameKind.MaxStreamData] >= 4);
         Assert.True(pump.ClientFramesSent[SentFrameKind.StreamDataBlocked] > 1);
         Assert.Equal(0UL, pump.ServerCredit.Violations);
@@ -58,8 +58,8 @@ public sealed class StreamFlowControlTests
         Assert.Equal(1, pump.ClientFramesSent.GetValueOrDefault(SentFrameKind.DataBlocked));
 
         StreamTransferTests.RunUntil(pump, client, server, () => server.ReadFinished.Count == 2);
-        Assert.Equal(StreamApp.Payload(1, 10_000), server.Received[first]);
-        Assert.Equal(StreamApp.Payload(2, 10_000), server.Received[second]);
+        StreamApp.AssertBytes(StreamApp.Payload(1, 10_000), server.Received[first]);
+        StreamApp.AssertBytes(StreamApp.Payload(2, 10_000), server.Received[second]);
         Assert.True(pump.FramesSentByKind[SentFrameKind.MaxData] >= 4);
         Assert.True(pump.ClientFramesSent[SentFrameKind.DataBlocked] > 1);
         Assert.Equal(0UL, pump.ServerCredit.Violations);
@@ -91,7 +91,7 @@ public sealed class StreamFlowControlTests
             maxWindow = Math.Max(maxWindow, pump.Server.GetStreamReceiveWindow(id));
             if (server.ReadFinished.Contains(id))
             {
-                Assert.Equal(payload, server.Received[id]);
+                StreamApp.AssertBytes(payload, server.Received[id]);
                 Assert.Equal(0UL, pump.ServerCredit.Violations);
                 return (step, maxWindow, pump.Server.ConnectionReceiveWindow);
             }

@@ -27,8 +27,8 @@ public sealed class StreamLifecycleTests
         Assert.Equal(1000, pump.Server.StreamCount + server.CountEvents(QuicStreamEventKind.Released));
         foreach ((ulong id, (byte[] data, _, _)) in client.Sends)
         {
-            Assert.Equal(data, server.Received[id]);
-            Assert.Equal(StreamApp.Payload(id, 300, salt: 2), client.Received[id]);
+            StreamApp.AssertBytes(data, server.Received[id]);
+            StreamApp.AssertBytes(StreamApp.Payload(id, 300, salt: 2), client.Received[id]);
         }
 
         StreamTransferTests.RunUntilReleased(pump, client, server);
@@ -126,7 +126,7 @@ public sealed class StreamLifecycleTests
         client.FinishSends = true;
         Assert.True(client.TryOpen(bidirectional: false, StreamApp.Payload(2, 60_000), out ulong second));
         StreamTransferTests.RunUntil(pump, client, server, () => server.ReadFinished.Contains(second));
-        Assert.Equal(StreamApp.Payload(2, 60_000), server.Received[second]);
+        StreamApp.AssertBytes(StreamApp.Payload(2, 60_000), server.Received[second]);
         Assert.Equal(0UL, pump.ServerCredit.Violations);
     }
 
@@ -164,7 +164,7 @@ public sealed class StreamLifecycleTests
         StreamTransferTests.RunUntil(pump, client, server, () => server.Received.TryGetValue(id, out List<byte>? got) && got.Count > 0);
         pump.Server.StopSending(id, 3);
         StreamTransferTests.RunUntil(pump, client, server, () => client.ReadFinished.Contains(id));
-        Assert.Equal(StreamApp.Payload(id, 30_000, salt: 4), client.Received[id]);
+        StreamApp.AssertBytes(StreamApp.Payload(id, 30_000, salt: 4), client.Received[id]);
         StreamTransferTests.RunUntilReleased(pump, client, server);
         Assert.Contains(client.Events, e => e.Kind == QuicStreamEventKind.PeerStopSending && e.ErrorCode == 3);
     }

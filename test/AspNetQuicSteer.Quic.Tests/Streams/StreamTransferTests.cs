@@ -70,10 +70,10 @@ public sealed class StreamTransferTests
         {
             bool clientOpened = StreamId.IsClientInitiated(id);
             StreamApp receiver = clientOpened ? server : client;
-            Assert.Equal(payload, receiver.Received[id]);
+            StreamApp.AssertBytes(payload, receiver.Received[id]);
             if (clientOpened && StreamId.IsBidirectional(id))
             {
-                Assert.Equal(StreamApp.Payload(id, (int)(id % 9000), salt: 1), client.Received[id]);
+                StreamApp.AssertBytes(StreamApp.Payload(id, (int)(id % 9000), salt: 1), client.Received[id]);
             }
         }
 
@@ -106,7 +106,7 @@ public sealed class StreamTransferTests
         Assert.Equal(ReceiveStreamState.Recv, state);
         Assert.Equal(0, pump.Client.Write(late, [], fin: true));
         RunUntil(pump, client, server, () => server.ReadFinished.Contains(late));
-        Assert.Equal("hello"u8.ToArray(), server.Received[late]);
+        StreamApp.AssertBytes("hello"u8.ToArray(), server.Received[late]);
         RunUntilReleased(pump, client, server);
         Assert.Throws<InvalidOperationException>(() => pump.Client.Write(999_996, [1], fin: false));
     }
