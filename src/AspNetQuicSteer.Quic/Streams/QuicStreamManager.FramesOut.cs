@@ -36,7 +36,18 @@ internal sealed partial class QuicStreamManager
         bool wrote = WriteConnectionControlFrames(ref writer, sink, now, smoothedRtt);
         wrote |= WriteStreamControlFrames(ref writer, sink, now, smoothedRtt);
         wrote |= WriteRetransmissions(ref writer, sink);
-        wrote |= WriteNewData(ref writer, sink);
+        if (WriteNewData(ref writer, sink))
+        {
+            wrote = true;
+
+            // Data that just used up a credit queued DATA_BLOCKED / STREAM_DATA_BLOCKED: send it alongside.
+            if (_dataBlockedPending || _controlQueue.Count > 0)
+            {
+                WriteConnectionControlFrames(ref writer, sink, now, smoothedRtt);
+                WriteStreamControlFrames(ref writer, sink, now, smoothedRtt);
+            }
+        }
+
         return wrote;
     }
 
