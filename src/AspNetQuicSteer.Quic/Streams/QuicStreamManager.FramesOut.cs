@@ -268,7 +268,7 @@ internal sealed partial class QuicStreamManager
                     continue;
                 }
 
-                int max = StreamFrame.GetMaxDataLength(stream.Id, offset, writer.Remaining, withLength: true);
+                int max = StreamFramePacking.GetMaxDataLength(stream.Id, offset, writer.Remaining);
                 if (max < 0 || (max == 0 && hasData))
                 {
                     // Packet full: the stream keeps its place at the head for the next packet.
@@ -322,7 +322,7 @@ internal sealed partial class QuicStreamManager
                     continue;
                 }
 
-                int max = StreamFrame.GetMaxDataLength(stream.Id, send.SentOffset, writer.Remaining, withLength: true);
+                int max = StreamFramePacking.GetMaxDataLength(stream.Id, send.SentOffset, writer.Remaining);
                 if (max < 0 || (max == 0 && pending > 0))
                 {
                     // Packet full: the stream keeps its place at the head for the next packet.
