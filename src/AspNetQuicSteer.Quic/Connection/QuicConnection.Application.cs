@@ -1,3 +1,4 @@
+using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.Wire;
 
 namespace AspNetQuicSteer.Quic.Connection;
@@ -15,12 +16,12 @@ internal sealed partial class QuicConnection
     public void Ping() => _pingPending = true;
 
     /// <summary>Application-space content beyond ACKs, CRYPTO and HANDSHAKE_DONE is waiting to be sent.</summary>
-    private bool HasApplicationDataToSend => _pingPending || HasConnectionIdFramesToSend || HasPathFramesFor(_path);
+    private bool HasApplicationDataToSend
+        => _pingPending || HasConnectionIdFramesToSend || HasPathFramesFor(_path) || (IsHandshakeComplete && _streams.HasDataToSend);
 
     /// <summary>Writes application-space frames (connection IDs, PING, then streams) into a 1-RTT packet.</summary>
     private void WriteApplicationFrames(ref QuicWriter writer, SentPacketTracker tracker, TimeSpan now)
     {
-        _ = now;
         WritePathFrames(ref writer, tracker, _path);
         WriteConnectionIdFrames(ref writer, tracker);
         if (_pingPending && writer.Remaining >= 1)
@@ -29,10 +30,19 @@ internal sealed partial class QuicConnection
             tracker.Record(SentFrame.ForValue(SentFrameKind.Ping, 0));
             _pingPending = false;
         }
+
+        // Stream data only once the peer's transport parameters gave us credit (RFC 9000 §7.4).
+        if (IsHandshakeComplete) _streams.WriteFrames(ref writer, tracker, now, _rtt.SmoothedRtt);
     }
 
-    private static void OnApplicationFrameAcknowledged(in SentFrame frame)
+    private void OnApplicationFrameAcknowledged(in SentFrame frame)
     {
+        if (QuicStreamManager.Owns(frame.Kind))
+        {
+            _streams.OnFrameAcknowledged(in frame);
+            return;
+        }
+
         switch (frame.Kind)
         {
             case SentFrameKind.NewConnectionId:
@@ -45,6 +55,12 @@ internal sealed partial class QuicConnection
 
     private void OnApplicationFrameLost(in SentFrame frame)
     {
+        if (QuicStreamManager.Owns(frame.Kind))
+        {
+            _streams.OnFrameLost(in frame);
+            return;
+        }
+
         switch (frame.Kind)
         {
             case SentFrameKind.NewConnectionId:

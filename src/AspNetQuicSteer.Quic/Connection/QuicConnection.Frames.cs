@@ -74,33 +74,33 @@ internal sealed partial class QuicConnection
 
                     break;
                 case FrameType.Stream:
-                    StreamFrame.Parse(ref reader, frameType);
+                    _streams.OnStreamFrame(StreamFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.ResetStream:
-                    ResetStreamFrame.Parse(ref reader, frameType);
+                    _streams.OnResetStreamFrame(ResetStreamFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.StopSending:
-                    StopSendingFrame.Parse(ref reader, frameType);
+                    _streams.OnStopSendingFrame(StopSendingFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.MaxData:
-                    MaxDataFrame.Parse(ref reader, frameType);
+                    _streams.OnMaxDataFrame(MaxDataFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.MaxStreamData:
-                    MaxStreamDataFrame.Parse(ref reader, frameType);
+                    _streams.OnMaxStreamDataFrame(MaxStreamDataFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.MaxStreamsBidi:
                 case FrameType.MaxStreamsUni:
-                    MaxStreamsFrame.Parse(ref reader, frameType);
+                    _streams.OnMaxStreamsFrame(MaxStreamsFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.DataBlocked:
-                    DataBlockedFrame.Parse(ref reader, frameType);
+                    _streams.OnDataBlockedFrame(DataBlockedFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.StreamDataBlocked:
-                    StreamDataBlockedFrame.Parse(ref reader, frameType);
+                    _streams.OnStreamDataBlockedFrame(StreamDataBlockedFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.StreamsBlockedBidi:
                 case FrameType.StreamsBlockedUni:
-                    StreamsBlockedFrame.Parse(ref reader, frameType);
+                    _streams.OnStreamsBlockedFrame(StreamsBlockedFrame.Parse(ref reader, frameType));
                     break;
                 case FrameType.NewConnectionId:
                     OnNewConnectionId(NewConnectionIdFrame.Parse(ref reader, frameType), frameType);

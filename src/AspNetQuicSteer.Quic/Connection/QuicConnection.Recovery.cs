@@ -108,7 +108,7 @@ internal sealed partial class QuicConnection
         }
     }
 
-    private static void OnFrameAcknowledged(PacketNumberSpace space, in SentFrame frame)
+    private void OnFrameAcknowledged(PacketNumberSpace space, in SentFrame frame)
     {
         switch (frame.Kind)
         {

@@ -64,6 +64,7 @@ internal sealed partial class QuicConnection
 
         PeerTransportParameters ??= QuicTransportParameters.Decode(peerParameters.Value.Span, sentByServer: IsClient);
         ValidatePeerConnectionIds(PeerTransportParameters);
+        _streams.ApplyPeerTransportParameters(PeerTransportParameters);
         IsHandshakeComplete = true;
         State = QuicConnectionState.Connected;
         _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeCompleted));

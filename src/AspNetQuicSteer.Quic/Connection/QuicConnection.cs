@@ -1,6 +1,7 @@
 using System.Net;
 using AspNetQuicSteer.Quic.Crypto;
 using AspNetQuicSteer.Quic.Recovery;
+using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.Tls;
 using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
@@ -50,6 +51,8 @@ internal sealed partial class QuicConnection : IDisposable
 
     /// <summary>RFC 9001 §6.6: forged-packet failures are counted across every key of the connection.</summary>
     private readonly AeadIntegrityCounter _integrity = new();
+
+    private readonly QuicStreamManager _streams;
     private TimeSpan _lastActivity;
     private bool _handshakeDonePending;
 
@@ -76,6 +79,7 @@ internal sealed partial class QuicConnection : IDisposable
         RemoteConnectionIdAtHandshake = remoteConnectionId;
         OriginalDestinationConnectionId = originalDestinationConnectionId;
         _lastActivity = now;
+        _streams = new QuicStreamManager(isServer: !isClient, options.Streams);
         InitializeConnectionIds();
         Congestion = options.CongestionControl?.Create(now, MaxDatagramSize);
         InstallInitialKeys(originalDestinationConnectionId);
@@ -165,12 +169,6 @@ internal sealed partial class QuicConnection : IDisposable
         var parameters = new QuicTransportParameters
         {
             MaxIdleTimeoutMilliseconds = (ulong)_options.IdleTimeout.TotalMilliseconds,
-            InitialMaxData = _options.InitialMaxData,
-            InitialMaxStreamDataBidiLocal = _options.InitialMaxStreamDataBidiLocal,
-            InitialMaxStreamDataBidiRemote = _options.InitialMaxStreamDataBidiRemote,
-            InitialMaxStreamDataUni = _options.InitialMaxStreamDataUni,
-            InitialMaxStreamsBidi = _options.InitialMaxStreamsBidi,
-            InitialMaxStreamsUni = _options.InitialMaxStreamsUni,
             AckDelayExponent = (ulong)_options.AckDelayExponent,
             MaxAckDelayMilliseconds = (ulong)_options.MaxAckDelay.TotalMilliseconds,
             ActiveConnectionIdLimit = _options.ActiveConnectionIdLimit,
@@ -178,6 +176,9 @@ internal sealed partial class QuicConnection : IDisposable
             // RFC 9000 §7.3: both sides authenticate the CIDs used during the handshake.
             InitialSourceConnectionId = LocalConnectionId,
         };
+
+        // RFC 9000 §18.2: initial_max_data, initial_max_stream_data_*, initial_max_streams_* come from the streams.
+        _streams.FillLocalTransportParameters(parameters);
 
         if (!IsClient)
         {

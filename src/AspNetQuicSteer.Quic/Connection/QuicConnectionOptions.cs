@@ -1,4 +1,5 @@
 using AspNetQuicSteer.Quic.Recovery.Congestion;
+using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.TransportParameters;
 using AspNetQuicSteer.Quic.Wire;
 
@@ -46,17 +47,8 @@ internal sealed class QuicConnectionOptions
         }
     }
 
-    public ulong InitialMaxData { get; set; } = 1024 * 1024;
-
-    public ulong InitialMaxStreamDataBidiLocal { get; set; } = 256 * 1024;
-
-    public ulong InitialMaxStreamDataBidiRemote { get; set; } = 256 * 1024;
-
-    public ulong InitialMaxStreamDataUni { get; set; } = 256 * 1024;
-
-    public ulong InitialMaxStreamsBidi { get; set; } = 100;
-
-    public ulong InitialMaxStreamsUni { get; set; } = 10;
+    /// <summary>Streams and flow control: buffer sizes, receive windows and their auto-tuning limits, stream limits.</summary>
+    public QuicStreamOptions Streams { get; init; } = new();
 
     public ulong ActiveConnectionIdLimit { get; set; } = 4;
 

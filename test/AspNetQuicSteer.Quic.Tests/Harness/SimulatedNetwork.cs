@@ -46,6 +46,9 @@ internal sealed class SimulatedNetwork : IDisposable
     /// <summary>Maps each sent datagram to what the link carries: none (drop), itself, rewritten or split copies.</summary>
     public Func<SimulatedDatagram, IEnumerable<SimulatedDatagram>>? Filter { get; set; }
 
+    /// <summary>Application work run before every step (reading and writing streams), like an event loop's callbacks.</summary>
+    public Action? BeforeStep { get; set; }
+
     public long DatagramsDelivered { get; private set; }
 
     public long DatagramsDropped { get; private set; }
@@ -82,6 +85,7 @@ internal sealed class SimulatedNetwork : IDisposable
         int stalledIterations = 0;
         while (true)
         {
+            BeforeStep?.Invoke();
             FlushTransmits();
             if (condition()) return true;
 
