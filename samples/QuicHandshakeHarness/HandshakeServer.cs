@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using AspNetQuicSteer.Quic.Connection;
 using AspNetQuicSteer.Quic.Endpoint;
+using AspNetQuicSteer.Quic.Endpoint.Stateless;
 using AspNetQuicSteer.Quic.Tls;
 
 namespace QuicHandshakeHarness;
@@ -36,6 +37,7 @@ internal sealed class HandshakeServer : IDisposable
 
         _endpoint = new QuicEndpoint(new QuicEndpointOptions
         {
+            Admission = options.Retry ? InitialAdmissionPolicies.RetryWhenNoValidToken : InitialAdmissionPolicies.AlwaysAccept,
             ServerTls = transportParameters => new TlsServerHandshake(new TlsServerOptions
             {
                 Certificate = _certificate,
@@ -122,22 +124,29 @@ internal sealed class HandshakeServer : IDisposable
                 {
                     case QuicConnectionEventKind.HandshakeCompleted:
                         _handshakes++;
+                        if (_options.WwwRoot is { } www && connection.Tls.NegotiatedApplicationProtocol == "hq-interop")
+                        {
+                            tracked.Hq = new HqServerSession(connection, www);
+                        }
+
                         IQuicTlsSession tls = connection.Tls;
                         _log.WriteLine(
                             $"HANDSHAKE_COMPLETE cid={connection.LocalConnectionId} alpn={tls.NegotiatedApplicationProtocol} " +
                             $"cipher={tls.CipherSuite} group={(tls as TlsServerHandshake)?.NegotiatedGroup} hrr={(tls as TlsServerHandshake)?.UsedHelloRetryRequest} sni={tls.ServerName ?? "-"} " +
                             $"one_rtt_keys=installed rtt_ms={connection.Rtt.SmoothedRtt.TotalMilliseconds:0.###}");
-                        tracked.CloseAt = now + _options.CloseAfter;
+                        if (tracked.Hq is null) tracked.CloseAt = now + _options.CloseAfter;
                         break;
                     case QuicConnectionEventKind.HandshakeConfirmed:
                         _log.WriteLine($"HANDSHAKE_CONFIRMED cid={connection.LocalConnectionId}");
                         break;
                     case QuicConnectionEventKind.Closed:
-                        _log.WriteLine($"CONNECTION_CLOSED cid={connection.LocalConnectionId} reason={connection.CloseError} packets_in={connection.Stats.PacketsReceived} packets_out={connection.Stats.PacketsSent} dropped={connection.Stats.PacketsDropped}");
+                        _log.WriteLine($"CONNECTION_CLOSED cid={connection.LocalConnectionId} reason={connection.CloseError} packets_in={connection.Stats.PacketsReceived} packets_out={connection.Stats.PacketsSent} dropped={connection.Stats.PacketsDropped} lost={connection.Stats.PacketsLost} requests={tracked.Hq?.RequestsServed ?? 0} bytes_served={tracked.Hq?.BytesServed ?? 0} retry={connection.LocalTransportParameters.RetrySourceConnectionId is not null} key_updates={connection.KeyUpdates} migrations={connection.Migrations}");
                         _connections.RemoveAt(i);
                         break;
                 }
             }
+
+            tracked.Hq?.Pump();
 
             if (tracked.CloseAt is { } closeAt && closeAt <= now && connection.State == QuicConnectionState.Connected)
             {
@@ -175,5 +184,7 @@ internal sealed class HandshakeServer : IDisposable
         public QuicConnection Connection { get; } = connection;
 
         public TimeSpan? CloseAt { get; set; }
+
+        public HqServerSession? Hq { get; set; }
     }
 }

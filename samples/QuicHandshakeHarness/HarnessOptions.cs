@@ -32,6 +32,12 @@ internal sealed class HarnessOptions
     /// <summary>Hard upper bound on the run time (0 = until Ctrl+C).</summary>
     public TimeSpan Timeout { get; private set; }
 
+    /// <summary>Serve hq-interop (HTTP/0.9) from this directory; connections then stay open until the peer closes.</summary>
+    public string? WwwRoot { get; private set; }
+
+    /// <summary>Force a Retry for every new connection (RFC 9000 §8.1.2).</summary>
+    public bool Retry { get; private set; }
+
     /// <summary>How long a connection stays open after its handshake completes before we close it.</summary>
     public TimeSpan CloseAfter { get; private set; } = TimeSpan.FromMilliseconds(300);
 
@@ -68,6 +74,8 @@ internal sealed class HarnessOptions
                     }
 
                     break;
+                case "--www": options.WwwRoot = Next(); break;
+                case "--retry": options.Retry = true; break;
                 case "--exit-after-handshakes": options.ExitAfterHandshakes = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 case "--close-after-ms": options.CloseAfter = TimeSpan.FromMilliseconds(double.Parse(Next(), CultureInfo.InvariantCulture)); break;

@@ -72,6 +72,8 @@ internal sealed partial class QuicConnection
             }
         }
 
+        sent.Compact();
+
         if (!newlyAcked) return;
 
         // RFC 9002 §5.1: an RTT sample needs the largest acknowledged to be newly acked and ack-eliciting.
@@ -204,6 +206,7 @@ internal sealed partial class QuicConnection
             }
         }
 
+        sent.Compact();
         if (lostBytes > 0)
         {
             // RFC 9002 §7.6: persistent congestion from the span of ack-eliciting losses with nothing acknowledged between.

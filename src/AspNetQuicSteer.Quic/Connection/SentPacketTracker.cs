@@ -62,6 +62,7 @@ internal sealed class SentPacketTracker : ISentFrameSink
 
         packet.FrameStart = _buildingFrameStart;
         packet.FrameCount = (int)(_frameTail - _buildingFrameStart);
+        Compact();
         if (_count == _packets.Length) GrowPackets();
         _packets[(_head + _count) % _packets.Length] = packet;
         _count++;
@@ -91,7 +92,10 @@ internal sealed class SentPacketTracker : ISentFrameSink
         return lo;
     }
 
-    /// <summary>Marks a packet resolved (acked, lost or discarded) and compacts the front.</summary>
+    /// <summary>
+    /// Marks a packet resolved (acked, lost or discarded). Slot indices stay stable so callers can keep scanning by
+    /// index; call <see cref="Compact"/> once the scan is over to release resolved packets at the front.
+    /// </summary>
     public void Remove(int slot)
     {
         ref SentPacket packet = ref Slot(slot);
@@ -100,7 +104,11 @@ internal sealed class SentPacketTracker : ISentFrameSink
         _live--;
         if (packet.AckEliciting) AckElicitingInFlight--;
         if (packet.InFlight) BytesInFlight -= packet.Size;
+    }
 
+    /// <summary>Drops resolved packets (and their frames) from the front. Shifts slot indices.</summary>
+    public void Compact()
+    {
         while (_count > 0 && Slot(0).Removed)
         {
             _head = (_head + 1) % _packets.Length;

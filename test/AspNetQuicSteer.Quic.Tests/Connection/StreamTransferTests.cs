@@ -29,6 +29,15 @@ public sealed class StreamTransferTests
         if (lossRate > 0)
         {
             Assert.True(server.Stats.PacketsLost > 0, "The link was meant to lose packets.");
+
+            // Retransmissions stay proportionate: far fewer packets declared lost than a blanket resend would give.
+            Assert.True(server.Stats.PacketsLost < server.Stats.PacketsSent * lossRate * 3, $"lost {server.Stats.PacketsLost} of {server.Stats.PacketsSent}");
+        }
+        else
+        {
+            // RFC 9002 §6.1: on a clean link nothing may be declared lost (a spurious loss means a recovery bug).
+            Assert.Equal(0, server.Stats.PacketsLost);
+            Assert.Equal(0, pair.Client.Stats.PacketsLost);
         }
 
         Assert.Equal(QuicConnectionState.Connected, pair.Client.State);

@@ -1,0 +1,99 @@
+namespace AspNetQuicSteer.Quic.Tests.Interop;
+
+/// <summary>
+/// Real hq-interop clients (quic-go, quinn) download from our server (the harness with --www) over loopback UDP:
+/// 1 KB, 10 MB and 50 concurrent files, with and without Retry (issue 3 acceptance). Bytes are verified.
+/// </summary>
+[Trait("Category", "Interop")]
+public sealed class HqServerInteropTests
+{
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(40);
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(50);
+
+    [Theory]
+    [InlineData("small", false)]
+    [InlineData("large", false)]
+    [InlineData("multiplexed", false)]
+    [InlineData("small", true)]
+    [InlineData("large", true)]
+    [InlineData("multiplexed", true)]
+    public async Task GoHqClientDownloadsFromOurServer(string transfer, bool retry)
+    {
+        string goClient = InteropPeers.Require(InteropPeer.GoHqClient);
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        (IReadOnlyList<HqTestFile> files, TestCertificateFiles certificateFiles) = Prepare(temp, certificate, transfer);
+        await using HandshakeHarnessProcess server = await StartServerAsync(temp, certificateFiles, retry);
+
+        // RFC 9000 §8.1.2: with --retry the client must see exactly one Retry (expect-retry makes a missing one fail).
+        await using PeerProcess client = PeerProcess.Start(goClient,
+            GoHqClient.Arguments(HqArguments.Urls(server.Address, files), temp.Combine("download"), certificateFiles.CertificatePath,
+                timeout: ClientTimeout, expectRetry: retry),
+            maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        HqSummary summary = HqSummary.From(client);
+        Assert.True(exitCode == 0 && summary.Succeeded, client.Describe(30) + server.Process.Describe(30));
+        Assert.Equal(files.Count, summary.Files);
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+        await AssertServerSawAsync(server, files.Count, retry, cancel);
+    }
+
+    [Theory]
+    [InlineData("small", false)]
+    [InlineData("large", false)]
+    [InlineData("multiplexed", false)]
+    [InlineData("small", true)]
+    [InlineData("large", true)]
+    [InlineData("multiplexed", true)]
+    public async Task QuinnHqClientDownloadsFromOurServer(string transfer, bool retry)
+    {
+        string quinn = InteropPeers.Require(InteropPeer.QuinnHqClient);
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        (IReadOnlyList<HqTestFile> files, TestCertificateFiles certificateFiles) = Prepare(temp, certificate, transfer);
+        await using HandshakeHarnessProcess server = await StartServerAsync(temp, certificateFiles, retry);
+
+        await using PeerProcess client = PeerProcess.Start(quinn,
+            QuinnHqClient.Arguments(HqArguments.Urls(server.Address, files), temp.Combine("download"), certificateFiles.CertificatePath, timeout: ClientTimeout),
+            maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        HqSummary summary = HqSummary.From(client);
+        Assert.True(exitCode == 0 && summary.Succeeded, client.Describe(30) + server.Process.Describe(30));
+        Assert.Equal(files.Count, summary.Files);
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+        await AssertServerSawAsync(server, files.Count, retry, cancel);
+    }
+
+    private static async Task<HandshakeHarnessProcess> StartServerAsync(TempDirectory temp, TestCertificateFiles certificate, bool retry)
+    {
+        List<string> arguments = ["--www", temp.Combine("www"), "--alpn", "hq-interop"];
+        if (retry) arguments.Add("--retry");
+        return await HandshakeHarnessProcess.StartAsync(certificate, exitAfterHandshakes: 1, arguments);
+    }
+
+    private static async Task AssertServerSawAsync(HandshakeHarnessProcess server, int requests, bool retry, CancellationToken cancel)
+    {
+        // Our side: the connection served every request, and used Retry exactly when asked (RFC 9000 §7.3 fields).
+        string closed = await server.Process.WaitForLineAsync(l => l.StartsWith("CONNECTION_CLOSED ", StringComparison.Ordinal), TimeSpan.FromSeconds(15), cancellationToken: cancel);
+        IReadOnlyDictionary<string, string> fields = GoHandshakeClient.ParseFields(closed);
+        Assert.Equal(requests.ToString(System.Globalization.CultureInfo.InvariantCulture), fields["requests"]);
+        Assert.Equal(retry ? "True" : "False", fields["retry"]);
+    }
+
+    private static (IReadOnlyList<HqTestFile> Files, TestCertificateFiles Certificate) Prepare(TempDirectory temp, TestCertificate certificate, string transfer)
+    {
+        string www = temp.Combine("www");
+        IReadOnlyList<HqTestFile> files = transfer switch
+        {
+            "small" => [HqTestFiles.CreateOne(www, "small.bin", 1024)],
+            "large" => [HqTestFiles.CreateOne(www, "large.bin", 10 * 1024 * 1024)],
+            "multiplexed" => HqTestFiles.Create(www, Enumerable.Range(0, 50).Select(i => ($"multi/file{i}", 1024L + (i * 641 % 31 * 1024)))),
+            _ => throw new ArgumentOutOfRangeException(nameof(transfer)),
+        };
+        return (files, certificate.WriteFiles(temp.Combine("cert")));
+    }
+}
