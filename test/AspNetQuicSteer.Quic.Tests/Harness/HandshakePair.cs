@@ -37,6 +37,11 @@ internal sealed record HandshakeSetup
 
     public IInitialAdmissionPolicy? ServerAdmission { get; init; }
 
+    /// <summary>Transport settings per side (idle timeout, stream windows, congestion control).</summary>
+    public Func<QuicConnectionOptions>? ClientConnection { get; init; }
+
+    public Func<QuicConnectionOptions>? ServerConnection { get; init; }
+
     /// <summary>Keys for tokens and stateless resets; share them to model generations of one app.</summary>
     public StatelessKeyRing? ServerKeys { get; init; }
 }
@@ -55,7 +60,10 @@ internal sealed class HandshakePair : IDisposable
         Network = new SimulatedNetwork(setup.Link, setup.Seed);
         X509Certificate2 certificate = SharedCertificate.Value.Certificate;
         Server = Network.Add(ServerAddress, CreateServerEndpoint(setup));
-        ClientEndpoint = Network.Add(ClientAddress, new QuicEndpoint(new QuicEndpointOptions()));
+        ClientEndpoint = Network.Add(ClientAddress, new QuicEndpoint(new QuicEndpointOptions
+        {
+            Connection = setup.ClientConnection?.Invoke() ?? new QuicConnectionOptions(),
+        }));
         Client = ClientEndpoint.Connect(Network.Now, ServerAddress, tp => new TlsClientHandshake(new TlsClientOptions
         {
             ServerName = setup.ServerName,
@@ -99,6 +107,7 @@ internal sealed class HandshakePair : IDisposable
                 Groups = setup.ServerGroups ?? TlsDefaults.ServerGroups,
             }),
             Admission = setup.ServerAdmission ?? InitialAdmissionPolicies.AlwaysAccept,
+            Connection = setup.ServerConnection?.Invoke() ?? new QuicConnectionOptions(),
             Keys = setup.ServerKeys,
         });
     }
