@@ -141,6 +141,16 @@ internal sealed partial class QuicEndpoint : IDisposable
         var clientScid = new ConnectionId(header.GetSourceConnectionId(datagram));
         ConnectionId localCid = _options.Connection.ConnectionIdGenerator.Generate();
         var connection = QuicConnection.CreateServer(_options.Connection, localCid, clientScid, initialDcidId, _options.ServerTls, remote, now, retry);
+        connection.HandleDatagram(now, remote, datagram);
+        if (connection.Stats.PacketsReceived == 0)
+        {
+            // Nothing in the datagram authenticated under the Initial keys (RFC 9001 §5.2): garbage or a forgery.
+            // No state is kept for it, so floods of junk Initials cannot fill the connection table.
+            connection.Dispose();
+            Stats.DatagramsDropped++;
+            return;
+        }
+
         var entry = new EndpointConnection(connection);
         Register(entry, localCid);
 
@@ -150,7 +160,6 @@ internal sealed partial class QuicEndpoint : IDisposable
         entry.AliasConnectionId = initialDcidId;
         _accepted.Enqueue(connection);
         Stats.ConnectionsAccepted++;
-        connection.HandleDatagram(now, remote, datagram);
         ApplyConnectionIdChanges(entry);
     }
 
