@@ -68,6 +68,62 @@ public sealed class HqServerInteropTests
         await AssertServerSawAsync(server, files.Count, retry, cancel);
     }
 
+    [Fact]
+    public async Task QuinnClientKeyUpdateAndMigrationMidTransfer()
+    {
+        // RFC 9001 §6: quinn forces a key update right after the handshake; RFC 9000 §9: it then moves to a new local
+        // port mid-download (NAT-rebinding style). Our server follows, validates the new path, and the bytes arrive.
+        string quinn = InteropPeers.Require(InteropPeer.QuinnHqClient);
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        // 30 MB so the rebind at 250 ms lands mid-transfer, after the handshake is confirmed (RFC 9000 §9 forbids
+        // migrating earlier, and we drop packets from a new address until then).
+        IReadOnlyList<HqTestFile> files = HqTestFiles.Create(temp.Combine("www"), Enumerable.Range(0, 3).Select(i => ($"big{i}.bin", 10L * 1024 * 1024)));
+        TestCertificateFiles certificateFiles = certificate.WriteFiles(temp.Combine("cert"));
+        await using HandshakeHarnessProcess server = await StartServerAsync(temp, certificateFiles, retry: false);
+
+        await using PeerProcess client = PeerProcess.Start(quinn,
+            QuinnHqClient.Arguments(HqArguments.Urls(server.Address, files), temp.Combine("download"), certificateFiles.CertificatePath,
+                timeout: ClientTimeout, forceKeyUpdate: true, rebindAfter: TimeSpan.FromMilliseconds(250)),
+            maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        HqSummary summary = HqSummary.From(client);
+        Assert.True(exitCode == 0 && summary.Succeeded, client.Describe(30) + server.Process.Describe(30));
+        Assert.Equal("1", summary.Fields["rebinds"]);
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+
+        string closed = await server.Process.WaitForLineAsync(l => l.StartsWith("CONNECTION_CLOSED ", StringComparison.Ordinal), TimeSpan.FromSeconds(15), cancellationToken: cancel);
+        IReadOnlyDictionary<string, string> fields = GoHandshakeClient.ParseFields(closed);
+        Assert.True(int.Parse(fields["key_updates"], System.Globalization.CultureInfo.InvariantCulture) >= 1, closed);
+        Assert.True(int.Parse(fields["migrations"], System.Globalization.CultureInfo.InvariantCulture) >= 1, closed);
+    }
+
+    [Fact]
+    public async Task QuicGoClientUpdatesKeysEveryHundredPackets()
+    {
+        // RFC 9001 §6: quic-go initiates a key update every 100 packets during a 10 MB download; we follow each one.
+        string goClient = InteropPeers.Require(InteropPeer.GoHqClient);
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        (IReadOnlyList<HqTestFile> files, TestCertificateFiles certificateFiles) = Prepare(temp, certificate, "large");
+        await using HandshakeHarnessProcess server = await StartServerAsync(temp, certificateFiles, retry: false);
+
+        await using PeerProcess client = PeerProcess.Start(goClient,
+            GoHqClient.Arguments(HqArguments.Urls(server.Address, files), temp.Combine("download"), certificateFiles.CertificatePath,
+                timeout: ClientTimeout, keyUpdateInterval: 100, expectKeyUpdate: true),
+            maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        HqSummary summary = HqSummary.From(client);
+        Assert.True(exitCode == 0 && summary.Succeeded, client.Describe(30) + server.Process.Describe(30));
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+        string closed = await server.Process.WaitForLineAsync(l => l.StartsWith("CONNECTION_CLOSED ", StringComparison.Ordinal), TimeSpan.FromSeconds(15), cancellationToken: cancel);
+        Assert.True(int.Parse(GoHandshakeClient.ParseFields(closed)["key_updates"], System.Globalization.CultureInfo.InvariantCulture) >= 2, closed);
+    }
+
     private static async Task<HandshakeHarnessProcess> StartServerAsync(TempDirectory temp, TestCertificateFiles certificate, bool retry)
     {
         List<string> arguments = ["--www", temp.Combine("www"), "--alpn", "hq-interop"];
