@@ -17,13 +17,12 @@ namespace QuicHandshakeHarness;
 /// </summary>
 internal sealed class HandshakeServer : IDisposable
 {
-    private static readonly TimeSpan MaxPollWait = TimeSpan.FromMilliseconds(50);
-
     private readonly HarnessOptions _options;
     private readonly TextWriter _log;
     private readonly X509Certificate2 _certificate;
     private readonly QuicEndpoint _endpoint;
     private readonly Socket _socket;
+    private readonly UdpEndpointDriver _driver;
     private readonly List<TrackedConnection> _connections = [];
     private int _handshakes;
 
@@ -50,58 +49,38 @@ internal sealed class HandshakeServer : IDisposable
 
         _socket = new Socket(options.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(options.Address, options.Port));
+        _driver = new UdpEndpointDriver(_endpoint, _socket);
     }
 
     public int Run(CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
-        byte[] receiveBuffer = new byte[65536];
-        byte[] sendBuffer = new byte[1500];
-        EndPoint anyRemote = new IPEndPoint(_options.Address.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
-
         _log.WriteLine($"LISTENING {_socket.LocalEndPoint} alpn={string.Join(',', _options.ApplicationProtocols)} cert={_certificate.Subject}");
         _log.Flush();
 
         while (!cancellationToken.IsCancellationRequested)
         {
-            TimeSpan now = clock.Elapsed;
+            TimeSpan now = _driver.Now;
             if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
             {
                 _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.Stats.DatagramsDropped}");
                 return _options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0;
             }
 
-            if (_endpoint.NextTimeout(now) is { } due && due <= now) _endpoint.HandleTimeout(now);
             CollectEvents(now);
-
-            while (_endpoint.TryPollTransmit(now, sendBuffer, out int length, out EndPoint? remote) && remote is not null)
-            {
-                _socket.SendTo(sendBuffer.AsSpan(0, length), SocketFlags.None, remote);
-            }
-
+            _driver.Flush();
             if (_options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0)
             {
                 _log.WriteLine($"DONE handshakes={_handshakes}");
                 return 0;
             }
 
-            TimeSpan wait = MaxPollWait;
-            if (_endpoint.NextTimeout(now) is { } next && next - now < wait) wait = next - now;
+            TimeSpan? untilClose = null;
             foreach (TrackedConnection tracked in _connections)
             {
-                if (tracked.CloseAt is { } closeAt && closeAt - now < wait) wait = closeAt - now;
+                if (tracked.CloseAt is { } closeAt && (untilClose is null || closeAt - now < untilClose)) untilClose = closeAt - now;
             }
 
-            if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
-            if (_socket.Poll((int)wait.TotalMicroseconds, SelectMode.SelectRead))
-            {
-                while (_socket.Available > 0)
-                {
-                    EndPoint remote = anyRemote;
-                    int received = _socket.ReceiveFrom(receiveBuffer, ref remote);
-                    _endpoint.HandleDatagram(clock.Elapsed, remote, receiveBuffer.AsSpan(0, received));
-                }
-            }
+            _driver.WaitAndReceive(untilClose);
         }
 
         return 0;
@@ -159,7 +138,7 @@ internal sealed class HandshakeServer : IDisposable
         _log.Flush();
     }
 
-    private static X509Certificate2 CreateDevelopmentCertificate()
+    internal static X509Certificate2 CreateDevelopmentCertificate()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
@@ -174,8 +153,7 @@ internal sealed class HandshakeServer : IDisposable
 
     public void Dispose()
     {
-        _socket.Dispose();
-        _endpoint.Dispose();
+        _driver.Dispose();
         _certificate.Dispose();
     }
 

@@ -2,6 +2,11 @@ using QuicHandshakeHarness;
 
 try
 {
+    if (args.Length > 0 && args[0] == "client")
+    {
+        return HqClient.Run(args[1..], Console.Out);
+    }
+
     HarnessOptions options = HarnessOptions.Parse(args);
     using var cancel = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) =>

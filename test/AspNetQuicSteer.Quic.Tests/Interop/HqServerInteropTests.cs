@@ -124,6 +124,37 @@ public sealed class HqServerInteropTests
         Assert.True(int.Parse(GoHandshakeClient.ParseFields(closed)["key_updates"], System.Globalization.CultureInfo.InvariantCulture) >= 2, closed);
     }
 
+    [Theory]
+    [InlineData("small", false)]
+    [InlineData("large", false)]
+    [InlineData("multiplexed", false)]
+    [InlineData("small", true)]
+    [InlineData("large", true)]
+    [InlineData("multiplexed", true)]
+    public async Task OurHqClientDownloadsFromQuicGoServer(string transfer, bool retry)
+    {
+        // The other direction: our client role (TLS client with chain and host-name validation, Retry handling,
+        // stream reassembly) against quic-go's server.
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        (IReadOnlyList<HqTestFile> files, TestCertificateFiles certificateFiles) = Prepare(temp, certificate, transfer);
+        await using PeerProcess server = await GoHqServer.StartAsync(GoHqServer.Arguments(temp.Combine("www"), certificateFiles, retry: retry), cancellationToken: cancel);
+
+        List<string> arguments = [HandshakeHarnessProcess.HarnessPath, "client", "--ca", certificateFiles.CertificatePath, "--sni", "localhost",
+            "--out", temp.Combine("download"), "--timeout", "40"];
+        arguments.AddRange(HqArguments.Urls(GoHqServer.Address(server), files));
+        await using PeerProcess client = PeerProcess.Start("dotnet", arguments, maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        string ok = Assert.Single(client.StandardOutputLines, l => l.StartsWith("HQ_OK ", StringComparison.Ordinal));
+        Assert.True(exitCode == 0, client.Describe(30) + server.Describe(30));
+        IReadOnlyDictionary<string, string> fields = GoHandshakeClient.ParseFields(ok);
+        Assert.Equal(files.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), fields["files"]);
+        Assert.Equal(retry ? "True" : "False", fields["retry"]);
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+    }
+
     private static async Task<HandshakeHarnessProcess> StartServerAsync(TempDirectory temp, TestCertificateFiles certificate, bool retry)
     {
         List<string> arguments = ["--www", temp.Combine("www"), "--alpn", "hq-interop"];
