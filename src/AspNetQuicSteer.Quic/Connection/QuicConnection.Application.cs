@@ -1,3 +1,4 @@
+using AspNetQuicSteer.Quic.Frames;
 using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.Wire;
 
@@ -12,18 +13,48 @@ internal sealed partial class QuicConnection
 
     private bool _pingPending;
 
+    /// <summary>A NEW_TOKEN token waiting to be sent (server) — RFC 9000 §8.1.3.</summary>
+    private byte[]? _pendingNewToken;
+
+    /// <summary>Client: the latest NEW_TOKEN token from the server, for the next connection to it (RFC 9000 §8.1.3).</summary>
+    public byte[]? ReceivedNewToken { get; private set; }
+
+    /// <summary>Client: a token from an earlier connection to present in our Initial packets (RFC 9000 §8.1.3).</summary>
+    public void UseToken(byte[] token)
+    {
+        if (IsClient && Space(PacketNumberSpaceId.Initial).NextPacketNumber == 0) _initialToken = token;
+    }
+
+    private void IssueNewToken()
+    {
+        if (!IsClient && _options.NewTokens is { } provider) _pendingNewToken = provider(_path.Remote);
+    }
+
+    private void OnNewToken(ReadOnlySpan<byte> token) => ReceivedNewToken = token.ToArray();
+
     /// <summary>Queues an ack-eliciting PING in 1-RTT (RFC 9000 §19.2), e.g. a keep-alive or a liveness probe.</summary>
     public void Ping() => _pingPending = true;
 
     /// <summary>Application-space content beyond ACKs, CRYPTO and HANDSHAKE_DONE is waiting to be sent.</summary>
     private bool HasApplicationDataToSend
-        => _pingPending || HasConnectionIdFramesToSend || HasPathFramesFor(_path) || (IsHandshakeComplete && _streams.HasDataToSend);
+        => _pingPending || _pendingNewToken is not null || HasConnectionIdFramesToSend || HasPathFramesFor(_path) || (IsHandshakeComplete && _streams.HasDataToSend);
 
     /// <summary>Writes application-space frames (connection IDs, PING, then streams) into a 1-RTT packet.</summary>
     private void WriteApplicationFrames(ref QuicWriter writer, SentPacketTracker tracker, TimeSpan now)
     {
         WritePathFrames(ref writer, tracker, _path);
         WriteConnectionIdFrames(ref writer, tracker);
+        if (_pendingNewToken is { } token)
+        {
+            var frame = new NewTokenFrame(token);
+            if (frame.GetLength() <= writer.Remaining)
+            {
+                frame.Write(ref writer);
+                tracker.Record(SentFrame.ForValue(SentFrameKind.NewToken, 0));
+                _pendingNewToken = null;
+            }
+        }
+
         if (_pingPending && writer.Remaining >= 1)
         {
             WritePing(ref writer);
@@ -47,6 +78,7 @@ internal sealed partial class QuicConnection
         {
             case SentFrameKind.NewConnectionId:
             case SentFrameKind.RetireConnectionId:
+            case SentFrameKind.NewToken:
                 break;
             default:
                 throw new InvalidOperationException($"No owner for an acknowledged {frame.Kind} frame.");
@@ -66,6 +98,10 @@ internal sealed partial class QuicConnection
             case SentFrameKind.NewConnectionId:
             case SentFrameKind.RetireConnectionId:
                 OnConnectionIdFrameLost(in frame);
+                break;
+            case SentFrameKind.NewToken:
+                // RFC 9000 §13.3: a lost NEW_TOKEN is worth resending; a fresh token is as good as the lost one.
+                IssueNewToken();
                 break;
             default:
                 throw new InvalidOperationException($"No owner for a lost {frame.Kind} frame.");

@@ -65,13 +65,14 @@ internal sealed partial class QuicConnection
                     ConfirmHandshake();
                     break;
                 case FrameType.NewToken:
-                    NewTokenFrame.Parse(ref reader, frameType);
+                    NewTokenFrame newToken = NewTokenFrame.Parse(ref reader, frameType);
                     if (!IsClient)
                     {
                         // RFC 9000 §19.7: a server receiving NEW_TOKEN treats it as PROTOCOL_VIOLATION.
                         throw new QuicProtocolException(TransportErrorCode.ProtocolViolation, "NEW_TOKEN sent by a client.", frameType);
                     }
 
+                    OnNewToken(newToken.Token);
                     break;
                 case FrameType.Stream:
                     _streams.OnStreamFrame(StreamFrame.Parse(ref reader, frameType));

@@ -91,6 +91,7 @@ internal sealed partial class QuicConnection
     {
         if (IsHandshakeConfirmed) return;
         IsHandshakeConfirmed = true;
+        IssueNewToken();
         DiscardSpace(PacketNumberSpaceId.Initial);
         DiscardSpace(PacketNumberSpaceId.Handshake);
         _events.Enqueue(new QuicConnectionEvent(QuicConnectionEventKind.HandshakeConfirmed));

@@ -1,3 +1,4 @@
+using System.Net;
 using AspNetQuicSteer.Quic.Recovery.Congestion;
 using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.TransportParameters;
@@ -63,6 +64,12 @@ internal sealed class QuicConnectionOptions
     /// every generation of the app compute the same token.
     /// </summary>
     public Func<ConnectionId, StatelessResetToken>? StatelessResetTokens { get; set; }
+
+    /// <summary>
+    /// Server: issues a NEW_TOKEN token for a client address after the handshake (RFC 9000 §8.1.3); null issues none.
+    /// The endpoint supplies one sealed with the keys all generations share.
+    /// </summary>
+    public Func<EndPoint, byte[]?>? NewTokens { get; set; }
 
     /// <summary>Congestion controller per path (RFC 9002 §7), CUBIC (RFC 9438) by default; null disables congestion control.</summary>
     public ICongestionControllerFactory? CongestionControl { get; init; } = new CubicCongestionControllerFactory();

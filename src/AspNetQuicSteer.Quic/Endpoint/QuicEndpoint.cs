@@ -24,6 +24,7 @@ internal sealed partial class QuicEndpoint : IDisposable
     private readonly Queue<QuicConnection> _accepted = new();
     private readonly Queue<(byte[] Datagram, EndPoint Remote)> _statelessTransmits = new();
     private readonly AddressValidationTokenProtector _tokens;
+    private readonly Dictionary<EndPoint, byte[]> _newTokenCache = new();
     private readonly StatelessResetTokenGenerator _resetTokens;
     private readonly StatelessResetRateLimiter _resetLimiter;
     private int _nextTransmitIndex;
@@ -38,6 +39,9 @@ internal sealed partial class QuicEndpoint : IDisposable
 
         // RFC 9000 §10.3.2: keyed reset tokens, so any generation sharing the keys can reset our IDs.
         options.Connection.StatelessResetTokens ??= id => _resetTokens.Compute(id);
+
+        // RFC 9000 §8.1.3: tokens for future connections, bound to the client's IP, valid for any generation.
+        if (options.ServerTls is not null) options.Connection.NewTokens ??= IssueNewToken;
     }
 
     public int ConnectionCount => _connections.Count;
@@ -48,6 +52,9 @@ internal sealed partial class QuicEndpoint : IDisposable
     public QuicConnection Connect(TimeSpan now, EndPoint remote, Func<ReadOnlyMemory<byte>, IQuicTlsSession> tls)
     {
         var connection = QuicConnection.CreateClient(_options.Connection, tls, remote, now);
+
+        // RFC 9000 §8.1.3: present the server's last NEW_TOKEN token so it can skip address validation.
+        if (_newTokenCache.TryGetValue(remote, out byte[]? token)) connection.UseToken(token);
         var entry = new EndpointConnection(connection);
         Register(entry, connection.LocalConnectionId);
         ApplyConnectionIdChanges(entry);
@@ -163,6 +170,14 @@ internal sealed partial class QuicEndpoint : IDisposable
         ApplyConnectionIdChanges(entry);
     }
 
+    private byte[]? IssueNewToken(EndPoint remote)
+    {
+        if (!PeerAddress.TryFromEndPoint(remote, out PeerAddress peer)) return null;
+        byte[] token = new byte[AddressValidationTokenProtector.GetNewTokenLength(peer)];
+        int length = _tokens.WriteNewToken(peer, _options.TimeProvider.GetUtcNow(), token);
+        return token[..length];
+    }
+
     private int HandshakesInProgress()
     {
         int count = 0;
@@ -243,6 +258,8 @@ internal sealed partial class QuicEndpoint : IDisposable
     /// <summary>Applies a connection's routing changes: our IDs (RFC 9000 §5.1) and the peer's reset tokens (§10.3.1).</summary>
     private void ApplyConnectionIdChanges(EndpointConnection entry)
     {
+        if (entry.Connection.ReceivedNewToken is { } newToken) _newTokenCache[entry.Connection.RemoteAddress] = newToken;
+
         while (entry.Connection.TryPollConnectionIdChange(out ConnectionIdChange change))
         {
             switch (change.Kind)

@@ -30,6 +30,29 @@ public sealed class StatelessEndpointTests
     }
 
     [Fact]
+    public void NewTokenFromOneConnectionLetsTheNextSkipRetry()
+    {
+        // RFC 9000 §8.1.3: the server sends NEW_TOKEN after the handshake; the client presents it next time, which
+        // validates its address without a Retry round trip.
+        using var pair = HandshakePair.Create(new HandshakeSetup { ServerAdmission = InitialAdmissionPolicies.RetryWhenNoValidToken });
+        Assert.True(pair.RunHandshake());
+        pair.Network.RunFor(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1, pair.Server.Stats.RetriesSent);
+        Assert.NotNull(pair.Client.ReceivedNewToken);
+
+        QuicConnection second = pair.ClientEndpoint.Connect(pair.Network.Now, HandshakePair.ServerAddress, tp => new AspNetQuicSteer.Quic.Tls.TlsClientHandshake(new AspNetQuicSteer.Quic.Tls.TlsClientOptions
+        {
+            ServerName = "localhost",
+            ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http3],
+            TransportParameters = tp,
+            TrustedRootCertificates = [HandshakePair.ServerCertificate],
+        }));
+        Assert.True(pair.Network.RunUntil(() => second.IsHandshakeConfirmed, TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, pair.Server.Stats.RetriesSent);
+        Assert.False(second.ReceivedRetry);
+    }
+
+    [Fact]
     public void RefusedConnectionEndsWithConnectionRefusedOnTheClient()
     {
         // RFC 9000 §5.2.2: a refusing server sends CONNECTION_CLOSE (CONNECTION_REFUSED) in an Initial packet.
