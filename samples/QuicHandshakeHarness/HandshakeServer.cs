@@ -66,13 +66,15 @@ internal sealed class HandshakeServer : IDisposable
                 return _options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0;
             }
 
+            // Events first: a connection the endpoint reaped during the last flush still reports its Closed event.
             CollectEvents(now);
-            _driver.Flush();
-            if (_options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0)
+            if (_options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0 && _connections.Count == 0)
             {
                 _log.WriteLine($"DONE handshakes={_handshakes}");
                 return 0;
             }
+
+            _driver.Flush();
 
             TimeSpan? untilClose = null;
             foreach (TrackedConnection tracked in _connections)
