@@ -97,8 +97,18 @@ internal sealed partial class QuicEndpoint : IDisposable
                 HandleNewInitial(now, remote, datagram, header);
                 return;
             case QuicPacketType.OneRtt:
-                // RFC 9000 §10.3: a short-header packet for a connection we do not have gets a stateless reset.
-                QueueStatelessReset(now, remote, datagram.Length, header.GetDestinationConnectionId(datagram));
+                // RFC 9000 §10.3: a short-header packet for a connection we do not have gets a stateless reset, but
+                // only if its DCID could be one we issued (the generator knows its layout); anything else is noise.
+                ReadOnlySpan<byte> shortDcid = header.GetDestinationConnectionId(datagram);
+                if (_options.Connection.ConnectionIdGenerator.Validate(shortDcid))
+                {
+                    QueueStatelessReset(now, remote, datagram.Length, shortDcid);
+                }
+                else
+                {
+                    Stats.DatagramsDropped++;
+                }
+
                 return;
             default:
                 Stats.DatagramsDropped++;

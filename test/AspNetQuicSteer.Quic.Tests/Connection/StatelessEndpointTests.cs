@@ -106,6 +106,43 @@ public sealed class StatelessEndpointTests
         Assert.Equal(QuicConnectionState.Connected, pair.Client.State);
     }
 
+    [Fact]
+    public void ShortHeadersWhoseIdTheGeneratorRejectsGetNoReset()
+    {
+        // The generator's validation (the Steering seam) filters short headers before any stateless reset is built.
+        var generator = new PrefixConnectionIdGenerator(0xA5);
+        var endpoint = new QuicEndpoint(new QuicEndpointOptions
+        {
+            ServerTls = _ => throw new InvalidOperationException("no handshake expected"),
+            Connection = new QuicConnectionOptions { ConnectionIdGenerator = generator },
+        });
+        using (endpoint)
+        {
+            byte[] ours = new byte[60], foreign = new byte[60];
+            ours[0] = foreign[0] = 0x40;
+            ours[1] = 0xA5;
+            foreign[1] = 0x17;
+            endpoint.HandleDatagram(TimeSpan.FromSeconds(1), HandshakePair.ClientAddress, ours);
+            endpoint.HandleDatagram(TimeSpan.FromSeconds(1), HandshakePair.ClientAddress, foreign);
+            Assert.Equal(1, endpoint.Stats.StatelessResetsSent);
+            Assert.Equal(1, endpoint.Stats.DatagramsDropped);
+        }
+    }
+
+    private sealed class PrefixConnectionIdGenerator(byte prefix) : IConnectionIdGenerator
+    {
+        public int ConnectionIdLength => 8;
+
+        public ConnectionId Generate()
+        {
+            byte[] id = RandomNumberGenerator.GetBytes(8);
+            id[0] = prefix;
+            return new ConnectionId(id);
+        }
+
+        public bool Validate(ReadOnlySpan<byte> connectionId) => connectionId.Length == 8 && connectionId[0] == prefix;
+    }
+
     private sealed class RefuseEverything : IInitialAdmissionPolicy
     {
         public InitialAdmissionDecision Decide(in InitialAdmissionContext context) => InitialAdmissionDecision.Refuse();
