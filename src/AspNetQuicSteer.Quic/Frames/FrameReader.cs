@@ -72,7 +72,9 @@ internal ref struct FrameReader
         }
 
         _sawFrame = true;
+        _reader.FrameType = 0;
         frameType = ReadFrameType(ref _reader);
+        _reader.FrameType = frameType;
 
         if (!FrameTypes.IsAllowed(frameType, _level))
         {

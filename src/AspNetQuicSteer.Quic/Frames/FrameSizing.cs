@@ -14,16 +14,11 @@ internal static class FrameSizing
             return -1;
         }
 
-        // Try each prefix size; a shorter prefix can only help when its value range still covers the rest.
-        int best = 0;
-        ReadOnlySpan<int> prefixSizes = [1, 2, 4];
-        ReadOnlySpan<int> prefixMaxima = [63, 16383, 1073741823];
-        for (int i = 0; i < prefixSizes.Length; i++)
-        {
-            int candidate = Math.Min(available - prefixSizes[i], prefixMaxima[i]);
-            best = Math.Max(best, candidate);
-        }
-
+        // Try each prefix size (RFC 9000 §16: 1, 2 or 4 bytes cover 63, 16383, 2^30-1); a shorter prefix can only
+        // help when its value range still covers the rest. Plain arithmetic: no span literal, no allocation in any build.
+        int best = Math.Max(0, Math.Min(available - 1, 63));
+        best = Math.Max(best, Math.Min(available - 2, 16383));
+        best = Math.Max(best, Math.Min(available - 4, 1073741823));
         return best;
     }
 }

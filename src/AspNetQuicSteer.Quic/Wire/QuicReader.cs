@@ -22,6 +22,9 @@ internal ref struct QuicReader
     /// <summary>The error reported when input ends early or is malformed.</summary>
     public TransportErrorCode ErrorCode { get; set; }
 
+    /// <summary>The frame being read, reported with truncation errors (RFC 9000 §19.19 Frame Type field).</summary>
+    public ulong FrameType { get; set; }
+
     public readonly int Position => _position;
 
     public readonly int Remaining => _buffer.Length - _position;
@@ -99,5 +102,5 @@ internal ref struct QuicReader
     public void Skip(int count) => ReadBytes(count);
 
     private readonly QuicProtocolException Truncated()
-        => new(ErrorCode, "Input ended before the encoded structure did.");
+        => new(ErrorCode, "Input ended before the encoded structure did.", FrameType);
 }
