@@ -75,5 +75,6 @@ public sealed class AllocationTests
         Assert.Equal(0, allocated);
         Assert.NotEqual(0, total);
         Assert.Equal(320, sender.SendCalls); // one sendmsg (GSO) / sendmmsg per batch, no partial sends
+        Assert.Equal(gso ? 320 : 320 * PerBatch, sender.SendMessages);
     }
 }

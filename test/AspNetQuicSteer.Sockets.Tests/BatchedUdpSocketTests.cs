@@ -52,6 +52,7 @@ public sealed class BatchedUdpSocketTests
 
         Assert.Equal(Count, sender.SendBatch(batch, Count));
         Assert.Equal(sender.IsNative ? 1 : Count, sender.SendCalls); // sendmmsg: one call for the batch
+        Assert.Equal(Count, sender.SendMessages); // increasing sizes: nothing to coalesce
 
         var received = ReceiveAll(receiver, new DatagramBatch(), Count);
         Assert.Equal(Count, received.Count);

@@ -21,21 +21,28 @@ public sealed class GsoGroTests
     }
 
     [Theory]
-    [InlineData(40, 1200, 1200, 1)]   // one UDP_SEGMENT super-datagram of 48,000 bytes
-    [InlineData(40, 1200, 700, 1)]    // the last segment may be shorter
-    [InlineData(60, 1200, 1200, 1)]   // 72,000 bytes > 65,507: two GSO entries, still one sendmmsg
-    [InlineData(64, 600, 600, 1)]     // exactly UDP_MAX_SEGMENTS
-    public void GsoSendArrivesAsSeparateDatagramsWithoutGro(int count, int size, int lastSize, int expectedCalls)
+    [InlineData("127.0.0.1", 40, 1200, 1200, 1)]   // one UDP_SEGMENT super-datagram of 48,000 bytes (sendmsg)
+    [InlineData("127.0.0.1", 40, 1200, 700, 1)]    // the last segment may be shorter
+    [InlineData("127.0.0.1", 40, 1200, 1300, 2)]   // ... but not longer: it goes in its own message
+    [InlineData("127.0.0.1", 60, 1200, 1200, 2)]   // 72,000 bytes > 65,507: 54 + 6 segments, one sendmmsg
+    [InlineData("127.0.0.1", 64, 600, 600, 1)]     // exactly UDP_MAX_SEGMENTS
+    [InlineData("127.0.0.1", 64, 100, 100, 1)]
+    [InlineData("::1", 40, 1200, 1200, 1)]
+    [InlineData("::ffff:127.0.0.1", 40, 1200, 1100, 1)] // dual-mode sender, v4-mapped destination
+    public void GsoSendArrivesAsSeparateDatagramsWithoutGro(string address, int count, int size, int lastSize, int expectedMessages)
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "UDP GSO is Linux-only");
-        using BatchedUdpSocket sender = Create(IPAddress.Loopback, portable: false);
-        using BatchedUdpSocket receiver = Create(IPAddress.Loopback, portable: false);
+        IPAddress ip = IPAddress.Parse(address);
+        bool dual = ip.IsIPv4MappedToIPv6;
+        using BatchedUdpSocket sender = dual ? Create(IPAddress.IPv6Any, portable: false, dualMode: true) : Create(ip, portable: false);
+        using BatchedUdpSocket receiver = Create(dual ? IPAddress.Loopback : ip, portable: false);
         Assert.True(sender.GsoEnabled);
 
         var expected = new List<byte[]>();
         DatagramBatch batch = Fill(receiver, count, i => i == count - 1 ? lastSize : size, expected);
         Assert.Equal(count, sender.SendBatch(batch, count));
-        Assert.Equal(expectedCalls, sender.SendCalls);
+        Assert.Equal(1, sender.SendCalls);
+        Assert.Equal(expectedMessages, sender.SendMessages);
 
         var received = ReceiveAll(receiver, new DatagramBatch(64), count);
         Assert.Equal(count, received.Count);
@@ -43,21 +50,25 @@ public sealed class GsoGroTests
         {
             Assert.Equal(expected[i], received[i].Payload);
             Assert.Equal(1, received[i].SegmentsInSlot);
-            Assert.Equal(LocalEndPoint(sender), received[i].Remote);
+            Assert.Equal(new IPEndPoint(dual ? IPAddress.Loopback : ip, LocalEndPoint(sender).Port), received[i].Remote);
         }
     }
 
-    [Fact]
-    public void GsoToGroArrivesCoalescedAndSplitsBack()
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void GsoToGroArrivesCoalescedAndSplitsBack(string address)
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "UDP GSO/GRO is Linux-only");
-        using BatchedUdpSocket sender = Create(IPAddress.Loopback, portable: false);
-        using BatchedUdpSocket receiver = Create(IPAddress.Loopback, portable: false, gro: true);
+        IPAddress ip = IPAddress.Parse(address);
+        using BatchedUdpSocket sender = Create(ip, portable: false);
+        using BatchedUdpSocket receiver = Create(ip, portable: false, gro: true);
         Assert.True(receiver.GroEnabled);
 
         var expected = new List<byte[]>();
         DatagramBatch batch = Fill(receiver, 40, _ => 1200, expected);
         Assert.Equal(40, sender.SendBatch(batch, 40));
+        Assert.Equal(1, sender.SendMessages);
 
         var inbound = new DatagramBatch(8, DatagramBatch.GroSlotSize);
         var received = ReceiveAll(receiver, inbound, 40);
@@ -66,7 +77,7 @@ public sealed class GsoGroTests
         {
             Assert.Equal(expected[i], received[i].Payload);
             Assert.Equal(LocalEndPoint(sender), received[i].Remote);
-            Assert.Equal(IPAddress.Loopback, received[i].Local);
+            Assert.Equal(ip, received[i].Local);
         }
 
         Assert.Contains(received, r => r.SegmentsInSlot > 1); // the kernel really coalesced
@@ -92,6 +103,7 @@ public sealed class GsoGroTests
         var atB = ReceiveAll(b, new DatagramBatch(16), 8);
         Assert.Equal(new[] { 0, 3, 6, 9 }.Select(i => Payload(i, 1000)), atA.Select(r => r.Payload));
         Assert.Equal(new[] { 1, 2, 4, 5, 7, 8, 10, 11 }.Select(i => Payload(i, 1000)), atB.Select(r => r.Payload));
-        Assert.Equal(1, sender.SendCalls); // runs of two GSO entries and singles, all in one sendmmsg
+        Assert.Equal(1, sender.SendCalls);
+        Assert.Equal(8, sender.SendMessages); // a | b b | a | b b | a | b b | a | b b
     }
 }
