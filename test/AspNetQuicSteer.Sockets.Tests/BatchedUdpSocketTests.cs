@@ -189,6 +189,48 @@ public sealed class BatchedUdpSocketTests
         Assert.Equal(new IPEndPoint(dialledAddress, serverPort), answer[0].Remote);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SendsOnlyTheRequestedSlotRange(bool portable)
+    {
+        using BatchedUdpSocket sender = Create(IPAddress.Loopback, portable);
+        using BatchedUdpSocket receiver = Create(IPAddress.Loopback, portable);
+        var batch = new DatagramBatch(16);
+        for (int i = 0; i < 16; i++)
+        {
+            Payload(i, 500).CopyTo(batch.GetBuffer(i));
+            batch.SetLength(i, 500);
+            batch.SetRemoteEndPoint(i, LocalEndPoint(receiver));
+        }
+
+        Assert.Equal(10, sender.SendBatch(batch, 5, 10));
+        var received = ReceiveAll(receiver, new DatagramBatch(16), 10);
+        Assert.Equal(Enumerable.Range(5, 10).Select(i => Payload(i, 500)), received.Select(r => r.Payload));
+        Assert.False(receiver.WaitForReceive(20_000)); // nothing beyond slot 14
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OversizedDatagramIsFlaggedTruncated(bool portable)
+    {
+        using BatchedUdpSocket sender = Create(IPAddress.Loopback, portable: false);
+        using BatchedUdpSocket receiver = Create(IPAddress.Loopback, portable);
+        var outbound = new DatagramBatch(2, 3000);
+        var inbound = new DatagramBatch(4, 1500);
+        foreach (int size in new[] { 3000, 100 })
+        {
+            outbound.SetLength(0, size);
+            outbound.SetRemoteEndPoint(0, LocalEndPoint(receiver));
+            Assert.Equal(1, sender.SendBatch(outbound, 1));
+            Assert.True(receiver.WaitForReceive(5_000_000));
+            Assert.Equal(1, receiver.ReceiveBatch(inbound));
+            Assert.Equal(size > 1500, inbound.IsTruncated(0)); // MSG_TRUNC
+            Assert.Equal(Math.Min(size, 1500), inbound.GetLength(0));
+        }
+    }
+
     [Fact]
     public void ReceiveRequiresFullSizeSlotsWithGro()
     {
