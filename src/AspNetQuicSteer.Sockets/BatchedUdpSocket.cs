@@ -219,9 +219,10 @@ internal sealed class BatchedUdpSocket : IDisposable
         {
             handle.DangerousAddRef(ref added);
             int fd = (int)handle.DangerousGetHandle();
+            bool segmentThisCall = true;
             while (true)
             {
-                bool gso = GsoEnabled;
+                bool gso = GsoEnabled && segmentThisCall;
                 int entries = batch.PrepareSend(start, count, _family, gso ? MaxGsoSegments : 1, MaxGsoBytes, sourceAddresses: true);
                 MMsgHdr* headers = batch.Headers;
                 int sent;
@@ -261,6 +262,15 @@ internal sealed class BatchedUdpSocket : IDisposable
                     // udp(7)/udp_send_skb(): GSO needs checksum offload on the egress device; without it the send
                     // fails with EIO. Stop segmenting on this socket and resend the same slots one by one.
                     GsoEnabled = false;
+                    continue;
+                }
+
+                if (gso && errno is LinuxSocketInterop.EINVAL or LinuxSocketInterop.EMSGSIZE)
+                {
+                    // udp_send_skb(): a segment larger than the path MTU (gso_size + headers > fragsize) is EINVAL,
+                    // an oversized super-datagram EMSGSIZE. Retry this call unsegmented so the error, if it
+                    // persists, is the datagram's own; GSO stays on for later batches.
+                    segmentThisCall = false;
                     continue;
                 }
 
