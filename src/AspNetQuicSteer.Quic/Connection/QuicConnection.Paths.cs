@@ -102,18 +102,18 @@ internal sealed partial class QuicConnection
     private void OnPathResponse(ulong data)
     {
         // RFC 9000 §8.2.3: a matching PATH_RESPONSE received on any path validates the challenged path.
-        foreach (QuicPath? path in new[] { _path, _candidatePath, _previousPath })
-        {
-            if (path?.ChallengeData == data)
-            {
-                path.Validated = true;
-                path.ChallengeData = null;
-                path.ChallengePending = false;
-                path.ValidationDeadline = null;
-                if (ReferenceEquals(path, _path)) _previousPath = null;
-                return;
-            }
-        }
+        if (!TryValidate(_path, data) && !TryValidate(_candidatePath, data)) TryValidate(_previousPath, data);
+    }
+
+    private bool TryValidate(QuicPath? path, ulong data)
+    {
+        if (path?.ChallengeData != data) return false;
+        path.Validated = true;
+        path.ChallengeData = null;
+        path.ChallengePending = false;
+        path.ValidationDeadline = null;
+        if (ReferenceEquals(path, _path)) _previousPath = null;
+        return true;
     }
 
     /// <summary>RFC 9000 §8.2.4 / §9.3.2: a migration whose validation failed falls back to the last validated path.</summary>
