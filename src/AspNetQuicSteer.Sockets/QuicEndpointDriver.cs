@@ -67,6 +67,8 @@ internal sealed class QuicEndpointDriver : IDisposable
     private long _sendErrors;
     private long _receiveErrors;
     private long _remoteEndPointsCreated;
+    private int _largestReceiveBatch;
+    private int _largestSendBatch;
 
     internal QuicEndpointDriver(BatchedUdpSocket socket, QuicEndpoint endpoint, QuicEndpointDriverOptions? options = null)
     {
@@ -141,6 +143,12 @@ internal sealed class QuicEndpointDriver : IDisposable
 
     /// <summary>Remote endpoints allocated by the sockaddr cache (one per new peer address, not per datagram).</summary>
     internal long RemoteEndPointsCreated => Volatile.Read(ref _remoteEndPointsCreated);
+
+    /// <summary>Most datagrams (GRO segments included) one receive call delivered: above 1 shows batching at work.</summary>
+    internal int LargestReceiveBatch => Volatile.Read(ref _largestReceiveBatch);
+
+    /// <summary>Most datagrams one send call handed to the kernel: above 1 shows sendmmsg/GSO batching at work.</summary>
+    internal int LargestSendBatch => Volatile.Read(ref _largestSendBatch);
 
     /// <summary>The last exception a datagram's handling threw, for diagnostics.</summary>
     internal Exception? LastDatagramError { get; private set; }
@@ -301,6 +309,7 @@ internal sealed class QuicEndpointDriver : IDisposable
             return 0;
         }
 
+        int datagrams = 0;
         for (int slot = 0; slot < received; slot++)
         {
             if (_receiveBatch.IsTruncated(slot))
@@ -314,6 +323,7 @@ internal sealed class QuicEndpointDriver : IDisposable
             for (int segment = 0; segment < segments; segment++)
             {
                 _datagramsReceived++;
+                datagrams++;
                 try
                 {
                     _endpoint.HandleDatagram(now, remote, _receiveBatch.GetSegment(slot, segment));
@@ -328,6 +338,7 @@ internal sealed class QuicEndpointDriver : IDisposable
             }
         }
 
+        if (datagrams > _largestReceiveBatch) _largestReceiveBatch = datagrams;
         return received;
     }
 
@@ -403,6 +414,7 @@ internal sealed class QuicEndpointDriver : IDisposable
             {
                 sent = _socket.SendBatch(_sendBatch, _pendingStart, _pendingCount);
                 _datagramsSent += sent;
+                if (sent > _largestSendBatch) _largestSendBatch = sent;
             }
             catch (SocketException)
             {
