@@ -212,12 +212,27 @@ internal sealed class QuicEndpointDriver : IDisposable
     }
 
     /// <summary>Stops the loop (waiting a bounded time for the thread), then disposes the socket and the endpoint.</summary>
+    /// <remarks>Called on the loop thread (from posted work or the hook), it returns at once and the loop disposes
+    /// the socket and endpoint itself after the current turn.</remarks>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopRequested = true;
-        if (Volatile.Read(ref _started) != 0 && !IsLoopThread) _thread.Join(StopJoinTimeout);
-        else _completion.TrySetResult();
+        if (Volatile.Read(ref _started) != 0)
+        {
+            if (IsLoopThread) return; // Run's finally releases the resources once the turn is over.
+            _thread.Join(StopJoinTimeout);
+        }
+        else
+        {
+            _completion.TrySetResult();
+        }
+
+        ReleaseResources();
+    }
+
+    private void ReleaseResources()
+    {
         _socket.Dispose();
         _endpoint.Dispose();
         AbandonWork();
@@ -242,7 +257,8 @@ internal sealed class QuicEndpointDriver : IDisposable
         }
         finally
         {
-            AbandonWork();
+            if (Volatile.Read(ref _disposed) != 0 && IsLoopThread) ReleaseResources();
+            else AbandonWork();
         }
     }
 

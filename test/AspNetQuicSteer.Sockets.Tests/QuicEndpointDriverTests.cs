@@ -165,6 +165,30 @@ public sealed class QuicEndpointDriverTests : IDisposable
     }
 
     [Fact]
+    public async Task Dispose_from_the_loop_thread_stops_after_the_turn_and_releases_the_socket()
+    {
+        QuicEndpointDriver driver = CreateDriver(new QuicEndpoint(new QuicEndpointOptions()), gro: false);
+        int turnsAfterDispose = 0;
+        bool disposed = false;
+        driver.TurnHook = () =>
+        {
+            if (disposed) turnsAfterDispose++;
+        };
+        driver.Start();
+        driver.Post(() =>
+        {
+            driver.Dispose();
+            disposed = true;
+        });
+
+        await driver.Completion.WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        Assert.True(driver.Completion.IsCompletedSuccessfully); // the rest of the turn ran on live resources
+        Assert.Equal(1, turnsAfterDispose); // the turn in progress finished; no further turn started
+        Assert.Throws<ObjectDisposedException>(() => driver.Socket.ReceiveBatch(new DatagramBatch(1)));
+    }
+
+    [Fact]
     public async Task StopAsync_completes_and_a_throwing_hook_faults_the_driver()
     {
         using QuicEndpointDriver stopped = CreateDriver(new QuicEndpoint(new QuicEndpointOptions()), gro: false);
