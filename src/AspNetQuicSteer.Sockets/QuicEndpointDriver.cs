@@ -51,6 +51,9 @@ internal sealed class QuicEndpointDriver : IDisposable
     private int _destinationLength;
     private IPEndPoint? _destination;
 
+    /// <summary>False only right after poll(2) timed out with nothing to read: the next receive call is skipped.</summary>
+    private bool _mayBeReadable = true;
+
     private int _pendingStart;
     private int _pendingCount;
 
@@ -266,7 +269,8 @@ internal sealed class QuicEndpointDriver : IDisposable
     {
         RunPostedWork();
 
-        int received = Receive(Now);
+        int received = _mayBeReadable ? Receive(Now) : 0;
+        _mayBeReadable = true;
         _turnHook?.Invoke();
 
         TimeSpan now = Now;
@@ -291,7 +295,7 @@ internal sealed class QuicEndpointDriver : IDisposable
         }
         else
         {
-            _socket.WaitForReceive(microseconds);
+            _mayBeReadable = _socket.WaitForReceive(microseconds);
         }
     }
 
