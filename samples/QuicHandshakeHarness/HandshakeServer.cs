@@ -7,6 +7,7 @@ using AspNetQuicSteer.Quic.Connection;
 using AspNetQuicSteer.Quic.Endpoint;
 using AspNetQuicSteer.Quic.Endpoint.Stateless;
 using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Sockets;
 
 namespace QuicHandshakeHarness;
 
@@ -22,7 +23,8 @@ internal sealed class HandshakeServer : IDisposable
     private readonly X509Certificate2 _certificate;
     private readonly QuicEndpoint _endpoint;
     private readonly Socket _socket;
-    private readonly UdpEndpointDriver _driver;
+    private readonly UdpEndpointDriver? _driver;
+    private readonly QuicEndpointDriver? _batched;
     private readonly List<TrackedConnection> _connections = [];
     private int _handshakes;
 
@@ -49,17 +51,28 @@ internal sealed class HandshakeServer : IDisposable
 
         _socket = new Socket(options.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(options.Address, options.Port));
-        _driver = new UdpEndpointDriver(_endpoint, _socket);
+        if (options.Batched)
+        {
+            _socket.ReceiveBufferSize = 4 * 1024 * 1024;
+            _socket.SendBufferSize = 4 * 1024 * 1024;
+            _batched = new QuicEndpointDriver(new BatchedUdpSocket(_socket, new BatchedUdpSocketOptions { EnableGro = true }), _endpoint);
+        }
+        else
+        {
+            _driver = new UdpEndpointDriver(_endpoint, _socket);
+        }
     }
 
     public int Run(CancellationToken cancellationToken)
     {
         _log.WriteLine($"LISTENING {_socket.LocalEndPoint} alpn={string.Join(',', _options.ApplicationProtocols)} cert={_certificate.Subject}");
         _log.Flush();
+        if (_batched is not null) return RunBatched(_batched, cancellationToken);
 
+        UdpEndpointDriver driver = _driver!;
         while (!cancellationToken.IsCancellationRequested)
         {
-            TimeSpan now = _driver.Now;
+            TimeSpan now = driver.Now;
             if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
             {
                 _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.Stats.DatagramsDropped}");
@@ -68,13 +81,13 @@ internal sealed class HandshakeServer : IDisposable
 
             // Events first: a connection the endpoint reaped during the last flush still reports its Closed event.
             CollectEvents(now);
-            if (_options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0 && _connections.Count == 0)
+            if (IsDone())
             {
                 _log.WriteLine($"DONE handshakes={_handshakes}");
                 return 0;
             }
 
-            _driver.Flush();
+            driver.Flush();
 
             TimeSpan? untilClose = null;
             foreach (TrackedConnection tracked in _connections)
@@ -82,11 +95,49 @@ internal sealed class HandshakeServer : IDisposable
                 if (tracked.CloseAt is { } closeAt && (untilClose is null || closeAt - now < untilClose)) untilClose = closeAt - now;
             }
 
-            _driver.WaitAndReceive(untilClose);
+            driver.WaitAndReceive(untilClose);
         }
 
         return 0;
     }
+
+    /// <summary>
+    /// The same server on the batched driver: its loop thread runs the endpoint, and the turn hook does what the
+    /// poll loop above does between I/O (events, hq-interop pumping, closes, exit conditions). This thread waits.
+    /// </summary>
+    private int RunBatched(QuicEndpointDriver driver, CancellationToken cancellationToken)
+    {
+        var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        driver.TurnHook = () =>
+        {
+            if (exit.Task.IsCompleted) return;
+            TimeSpan now = driver.Now;
+            if (_options.Timeout > TimeSpan.Zero && now > _options.Timeout)
+            {
+                _log.WriteLine($"TIMEOUT after {_options.Timeout.TotalSeconds:0.#}s handshakes={_handshakes} connections={_endpoint.ConnectionCount} dropped_datagrams={_endpoint.Stats.DatagramsDropped}");
+                exit.TrySetResult(_options.ExitAfterHandshakes > 0 && _handshakes < _options.ExitAfterHandshakes ? 1 : 0);
+                return;
+            }
+
+            CollectEvents(now);
+            if (IsDone())
+            {
+                _log.WriteLine($"DONE handshakes={_handshakes}");
+                exit.TrySetResult(0);
+            }
+        };
+
+        using CancellationTokenRegistration registration = cancellationToken.Register(() => exit.TrySetResult(0));
+        driver.Start();
+        Task.WaitAny([exit.Task, driver.Completion], CancellationToken.None); // cancellation completes exit
+        driver.StopAsync().GetAwaiter().GetResult(); // rethrows if the loop faulted
+        _log.WriteLine($"BATCHED_IO datagrams_in={driver.DatagramsReceived} receive_calls={driver.Socket.ReceiveCalls} datagrams_out={driver.DatagramsSent} send_calls={driver.Socket.SendCalls} gso={driver.Socket.GsoEnabled} gro={driver.Socket.GroEnabled}");
+        _log.Flush();
+        return exit.Task.IsCompleted ? exit.Task.Result : 1;
+    }
+
+    private bool IsDone() =>
+        _options.ExitAfterHandshakes > 0 && _handshakes >= _options.ExitAfterHandshakes && _endpoint.ConnectionCount == 0 && _connections.Count == 0;
 
     private void CollectEvents(TimeSpan now)
     {
@@ -155,7 +206,8 @@ internal sealed class HandshakeServer : IDisposable
 
     public void Dispose()
     {
-        _driver.Dispose();
+        _driver?.Dispose();
+        _batched?.Dispose();
         _certificate.Dispose();
     }
 

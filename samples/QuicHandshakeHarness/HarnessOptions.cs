@@ -38,6 +38,12 @@ internal sealed class HarnessOptions
     /// <summary>Force a Retry for every new connection (RFC 9000 §8.1.2).</summary>
     public bool Retry { get; private set; }
 
+    /// <summary>
+    /// Serve through the batched socket layer (<c>QuicEndpointDriver</c>: recvmmsg/sendmmsg, GSO/GRO, own thread)
+    /// instead of the one-datagram-per-syscall <see cref="UdpEndpointDriver"/>.
+    /// </summary>
+    public bool Batched { get; private set; }
+
     /// <summary>How long a connection stays open after its handshake completes before we close it.</summary>
     public TimeSpan CloseAfter { get; private set; } = TimeSpan.FromMilliseconds(300);
 
@@ -76,6 +82,7 @@ internal sealed class HarnessOptions
                     break;
                 case "--www": options.WwwRoot = Next(); break;
                 case "--retry": options.Retry = true; break;
+                case "--batched": options.Batched = true; break;
                 case "--exit-after-handshakes": options.ExitAfterHandshakes = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 case "--close-after-ms": options.CloseAfter = TimeSpan.FromMilliseconds(double.Parse(Next(), CultureInfo.InvariantCulture)); break;

@@ -1,0 +1,30 @@
+namespace AspNetQuicSteer.Sockets;
+
+/// <summary>Construction options for <see cref="QuicEndpointDriver"/>.</summary>
+internal sealed class QuicEndpointDriverOptions
+{
+    /// <summary>Clock for the endpoint's timers: the driver passes time elapsed since construction.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Slots per receive batch (datagrams per recvmmsg). With UDP_GRO each slot is 64 KiB.</summary>
+    public int ReceiveBatchCapacity { get; init; } = DatagramBatch.DefaultCapacity;
+
+    /// <summary>
+    /// Bytes per receive slot when the socket does not use GRO. Larger datagrams are truncated by the kernel and
+    /// dropped by the driver (counted in <see cref="QuicEndpointDriver.TruncatedDatagrams"/>).
+    /// </summary>
+    public int ReceiveSlotSize { get; init; } = 2048;
+
+    /// <summary>Slots per send batch (datagrams per sendmmsg, before GSO coalescing).</summary>
+    public int SendBatchCapacity { get; init; } = DatagramBatch.DefaultCapacity;
+
+    /// <summary>Bytes per send slot: the largest datagram the endpoint may write (RFC 9000 §14).</summary>
+    public int SendSlotSize { get; init; } = DatagramBatch.DefaultSlotSize;
+
+    /// <summary>
+    /// Longest single wait in poll(2). Work posted with <see cref="QuicEndpointDriver.Post"/> and
+    /// <see cref="QuicEndpointDriver.StopAsync"/> are noticed at the latest after this long: the loop has no
+    /// separate wake-up descriptor, so this bounds their latency (and the idle wake-up rate).
+    /// </summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(5);
+}
