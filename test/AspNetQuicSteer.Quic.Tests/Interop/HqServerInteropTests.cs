@@ -155,10 +155,40 @@ public sealed class HqServerInteropTests
         HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
     }
 
-    private static async Task<HandshakeHarnessProcess> StartServerAsync(TempDirectory temp, TestCertificateFiles certificate, bool retry)
+    [Theory]
+    [InlineData("quic-go", false)]
+    [InlineData("quic-go", true)]
+    [InlineData("quinn", false)]
+    [InlineData("quinn", true)]
+    public async Task BatchedServerServesRealClients(string peer, bool retry)
+    {
+        // The same hq server on the batched I/O driver (recvmmsg/sendmmsg, GSO/GRO): 10 MB + 50 files, exact bytes.
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var temp = new TempDirectory();
+        using TestCertificate certificate = TestCertificates.CreateEcdsaP256();
+        (IReadOnlyList<HqTestFile> large, TestCertificateFiles certificateFiles) = Prepare(temp, certificate, "large");
+        IReadOnlyList<HqTestFile> files = [.. large, .. HqTestFiles.Create(temp.Combine("www"), Enumerable.Range(0, 50).Select(i => ($"multi/file{i}", 1024L + (i * 641 % 31 * 1024))))];
+        await using HandshakeHarnessProcess server = await StartServerAsync(temp, certificateFiles, retry, batched: true);
+
+        IReadOnlyList<string> urls = HqArguments.Urls(server.Address, files);
+        await using PeerProcess client = peer == "quinn"
+            ? PeerProcess.Start(InteropPeers.Require(InteropPeer.QuinnHqClient),
+                QuinnHqClient.Arguments(urls, temp.Combine("download"), certificateFiles.CertificatePath, timeout: ClientTimeout), maxLifetime: ExitTimeout)
+            : PeerProcess.Start(InteropPeers.Require(InteropPeer.GoHqClient),
+                GoHqClient.Arguments(urls, temp.Combine("download"), certificateFiles.CertificatePath, timeout: ClientTimeout, expectRetry: retry), maxLifetime: ExitTimeout);
+        int exitCode = await client.WaitForExitAsync(ExitTimeout, cancel);
+
+        HqSummary summary = HqSummary.From(client);
+        Assert.True(exitCode == 0 && summary.Succeeded, client.Describe(30) + server.Process.Describe(30));
+        HqTestFiles.AssertDownloaded(temp.Combine("download"), files, client.Describe(20));
+        await AssertServerSawAsync(server, files.Count, retry, cancel);
+    }
+
+    private static async Task<HandshakeHarnessProcess> StartServerAsync(TempDirectory temp, TestCertificateFiles certificate, bool retry, bool batched = false)
     {
         List<string> arguments = ["--www", temp.Combine("www"), "--alpn", "hq-interop"];
         if (retry) arguments.Add("--retry");
+        if (batched) arguments.Add("--batched");
         return await HandshakeHarnessProcess.StartAsync(certificate, exitAfterHandshakes: 1, arguments);
     }
 
