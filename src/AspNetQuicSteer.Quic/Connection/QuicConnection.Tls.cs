@@ -8,6 +8,40 @@ namespace AspNetQuicSteer.Quic.Connection;
 
 internal sealed partial class QuicConnection
 {
+    /// <summary>
+    /// Server: supplies the TLS configuration an application chose asynchronously after the ClientHello
+    /// (<see cref="TlsServerHandshake.ClientHelloInfo"/>: SNI and offered ALPN), and continues the handshake. A
+    /// configuration TLS rejects (no common ALPN, no usable certificate) closes the connection with CRYPTO_ERROR
+    /// (RFC 9001 §4.8) and returns false; so does a connection that already closed while the application chose.
+    /// Build <paramref name="options"/> with <see cref="EncodedLocalTransportParameters"/>.
+    /// </summary>
+    public bool TryConfigureServerTls(TimeSpan now, TlsServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (_tls is not TlsServerHandshake server) throw new InvalidOperationException("Only a server connection takes a TLS server configuration.");
+        if (State is QuicConnectionState.Closing or QuicConnectionState.Draining or QuicConnectionState.Closed) return false;
+        try
+        {
+            server.SetServerConfiguration(options);
+            DrainTls();
+            return true;
+        }
+        catch (TlsAlertException ex)
+        {
+            CloseWithError(now, isApplication: false, (ulong)ex.TransportErrorCode, 0x06, ex.Message);
+            return false;
+        }
+        catch (QuicProtocolException ex)
+        {
+            CloseWithError(now, isApplication: false, (ulong)ex.ErrorCode, ex.FrameType, ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Closes a server connection whose TLS configuration could not be chosen (RFC 9001 §4.8, internal_error alert 80).</summary>
+    public void AbortHandshake(TimeSpan now, string reason)
+        => CloseWithError(now, isApplication: false, 0x100 + (ulong)TlsAlert.InternalError, 0x06, reason);
+
     /// <summary>Feeds newly contiguous CRYPTO bytes of a space to TLS and collects what TLS produced.</summary>
     private void DeliverCryptoData(PacketNumberSpace space, EncryptionLevel level)
     {

@@ -86,6 +86,7 @@ internal sealed partial class QuicConnection : IDisposable
         LocalTransportParameters = BuildLocalTransportParameters();
         byte[] encoded = new byte[LocalTransportParameters.GetEncodedLength()];
         LocalTransportParameters.Encode(encoded);
+        EncodedLocalTransportParameters = encoded;
         _tls = tlsFactory(encoded);
         if (_tls.IsClient != isClient)
         {
@@ -114,6 +115,9 @@ internal sealed partial class QuicConnection : IDisposable
     public ConnectionId OriginalDestinationConnectionId { get; }
 
     public QuicTransportParameters LocalTransportParameters { get; }
+
+    /// <summary>Our transport parameters as carried in the quic_transport_parameters extension (RFC 9001 §8.2).</summary>
+    public ReadOnlyMemory<byte> EncodedLocalTransportParameters { get; }
 
     public QuicTransportParameters? PeerTransportParameters { get; private set; }
 

@@ -1,0 +1,64 @@
+using AspNetQuicSteer.Hosting;
+using AspNetQuicSteer.Hosting.Internal;
+using AspNetQuicSteer.Kestrel;
+using AspNetQuicSteer.Kestrel.Internal;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.AspNetCore.Hosting;
+
+/// <summary>Adds HTTP/3 on AspNetQuicSteer's managed QUIC transport to a web host.</summary>
+public static class WebHostBuilderQuicSteeringExtensions
+{
+    /// <summary>
+    /// Serves HTTP/3 through AspNetQuicSteer's QUIC transport (no native libmsquic needed). HTTPS endpoints whose
+    /// protocols include HTTP/3 (Kestrel's default) get a UDP listener on the same port. Options come from the
+    /// <c>QuicSteering</c> configuration section, then <paramref name="configure"/>. Works with
+    /// <c>WebApplication.CreateBuilder</c> and <c>CreateSlimBuilder</c>.
+    /// </summary>
+    public static IWebHostBuilder UseQuicSteering(this IWebHostBuilder builder, Action<QuicSteeringOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        // CreateSlimBuilder calls only UseKestrelCore; Kestrel binds HTTP/3 only with its HTTPS configuration service.
+        builder.UseKestrelHttpsConfiguration();
+        builder.ConfigureServices((context, services) =>
+        {
+            OptionsBuilder<QuicSteeringOptions> options = services.AddOptions<QuicSteeringOptions>()
+                .Bind(context.Configuration.GetSection(QuicSteeringOptions.SectionName));
+            if (configure is not null) options.Configure(configure);
+
+            services.TryAddSingleton<IOptions<QuicSteeringTransportOptions>>(
+                static sp => Options.Create(sp.GetRequiredService<IOptions<QuicSteeringOptions>>().Value.Transport));
+            services.TryAddSingleton<QuicSteeringMetrics>();
+            AddTransportFactory(services);
+            services.AddHostedService<Http3StartupCheck>();
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers our factory last, after removing Kestrel's built-in QUIC factory (which needs libmsquic): Kestrel
+    /// tries factories last-registered first (KESTREL.md §3). Idempotent.
+    /// </summary>
+    internal static void AddTransportFactory(IServiceCollection services)
+    {
+        for (int i = services.Count - 1; i >= 0; i--)
+        {
+            ServiceDescriptor descriptor = services[i];
+            if (descriptor.ServiceType != typeof(IMultiplexedConnectionListenerFactory)) continue;
+            if (descriptor.ImplementationType?.FullName == BuiltInQuicFactoryName || IsOurs(descriptor)) services.RemoveAt(i);
+        }
+
+        services.TryAddSingleton<QuicSteeringTransportFactory>();
+        services.AddSingleton<IMultiplexedConnectionListenerFactory>(static sp => sp.GetRequiredService<QuicSteeringTransportFactory>());
+    }
+
+    private const string BuiltInQuicFactoryName = "Microsoft.AspNetCore.Server.Kestrel.Transport.Quic.QuicTransportFactory";
+
+    private static bool IsOurs(ServiceDescriptor descriptor)
+        => descriptor.ImplementationFactory?.Method.DeclaringType == typeof(WebHostBuilderQuicSteeringExtensions);
+}

@@ -1,0 +1,282 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using AspNetQuicSteer.Quic.Connection;
+using AspNetQuicSteer.Quic.Endpoint;
+using AspNetQuicSteer.Quic.Endpoint.Stateless;
+using AspNetQuicSteer.Quic.Streams;
+using AspNetQuicSteer.Quic.Tls;
+using AspNetQuicSteer.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace AspNetQuicSteer.Kestrel.Internal;
+
+/// <summary>
+/// One UDP socket, one <see cref="QuicEndpoint"/> and the loop thread that drives them (<see cref="QuicEndpointDriver"/>).
+/// Connections are handed to Kestrel once their handshake completed. Unbind refuses new connections and lets existing
+/// ones finish (KESTREL.md §4: the socket stays open until dispose).
+/// </summary>
+internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionListener
+{
+    private readonly QuicSteeringTransportFactory _factory;
+    private readonly Channel<QuicSteeringConnectionContext> _accepted =
+        Channel.CreateUnbounded<QuicSteeringConnectionContext>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly ConcurrentQueue<Action> _loopWork = new();
+    private readonly List<QuicSteeringConnectionContext> _connections = [];
+    private readonly QuicEndpoint _endpoint;
+    private readonly QuicEndpointDriver _driver;
+    private volatile bool _unbound;
+    private int _disposed;
+
+    public QuicSteeringConnectionListener(QuicSteeringTransportFactory factory, QuicSteeringTransportOptions options, TlsConnectionCallbackOptions tls,
+        IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics)
+    {
+        _factory = factory;
+        Options = options;
+        TlsOptions = tls;
+        Logger = logger;
+        Metrics = metrics;
+
+        Socket socket = BindSocket(endPoint, options);
+        BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        try
+        {
+            var batched = new BatchedUdpSocket(socket, new BatchedUdpSocketOptions { EnableGso = options.EnableGso, EnableGro = options.EnableGro });
+            _endpoint = new QuicEndpoint(new QuicEndpointOptions
+            {
+                // The certificate and ALPN come from Kestrel per connection, after the ClientHello (KESTREL.md §2).
+                ServerTls = static _ => new TlsServerHandshake(),
+                Connection = CreateConnectionOptions(options),
+                Admission = new ListenerAdmissionPolicy(this, options.RequireAddressValidation
+                    ? InitialAdmissionPolicies.RetryWhenNoValidToken
+                    : InitialAdmissionPolicies.RetryAboveHandshakeLoad(Math.Max(64, options.MaxConnections / 10))),
+                TimeProvider = options.TimeProvider,
+                MaxConnections = options.MaxConnections,
+            });
+            _driver = new QuicEndpointDriver(batched, _endpoint, new QuicEndpointDriverOptions { TimeProvider = options.TimeProvider, MaxWait = TimeSpan.FromMilliseconds(1) });
+            _driver.TurnHook = LoopOnTurn;
+            _driver.Start();
+            _ = _driver.Completion.ContinueWith(OnLoopEnded, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            metrics.AddListener(this);
+            QuicSteeringLog.ListenerBound(logger, BoundEndPoint, batched.GsoEnabled, batched.GroEnabled, batched.IsNative);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public EndPoint EndPoint => BoundEndPoint;
+
+    internal IPEndPoint BoundEndPoint { get; }
+
+    internal QuicSteeringTransportOptions Options { get; }
+
+    internal TlsConnectionCallbackOptions TlsOptions { get; }
+
+    internal ILogger Logger { get; }
+
+    internal QuicSteeringMetrics Metrics { get; }
+
+    internal QuicEndpointDriver Driver => _driver;
+
+    internal TimeSpan Now => _driver.Now;
+
+    internal bool IsUnbound => _unbound;
+
+    public async ValueTask<MultiplexedConnectionContext?> AcceptAsync(IFeatureCollection? features = null, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (_accepted.Reader.TryRead(out QuicSteeringConnectionContext? connection)) return connection;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ChannelClosedException)
+        {
+        }
+
+        // Unbound, disposed, or the loop ended: Kestrel's accept loop stops on null (KESTREL.md §4).
+        return null;
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        if (_unbound) return ValueTask.CompletedTask;
+        _unbound = true;
+        _accepted.Writer.TryComplete();
+        QuicSteeringLog.ListenerUnbound(Logger, BoundEndPoint);
+
+        // Handshakes that completed but were never accepted belong to nobody now: close them.
+        Post(() =>
+        {
+            while (_accepted.Reader.TryRead(out QuicSteeringConnectionContext? orphan)) orphan.LoopCloseForShutdown();
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await UnbindAsync().ConfigureAwait(false);
+        try
+        {
+            // Whatever Kestrel left open gets CONNECTION_CLOSE, flushed by the next turn, before the socket goes.
+            await _driver.InvokeAsync(() =>
+            {
+                foreach (QuicSteeringConnectionContext connection in _connections) connection.LoopCloseForShutdown();
+                return true;
+            }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            await _driver.InvokeAsync(static () => true).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or TaskCanceledException)
+        {
+        }
+
+        int remaining = _connections.Count;
+        await _driver.StopAsync().ConfigureAwait(false);
+        QuicSteeringLog.ListenerDisposed(Logger, BoundEndPoint, remaining, _driver.DatagramsReceived, _driver.DatagramsSent);
+        Metrics.RemoveListener(this);
+        _driver.Dispose();
+        _factory.OnListenerDisposed(this);
+    }
+
+    /// <summary>Queues work for the loop thread (runs at the start of its next turn, in order).</summary>
+    internal void Post(Action work)
+    {
+        _loopWork.Enqueue(work);
+        _driver.Post(s_noop);
+    }
+
+    internal Task<T> InvokeAsync<T>(Func<T> work) => _driver.InvokeAsync(work);
+
+    /// <summary>A connection finished its handshake: Kestrel may accept it.</summary>
+    internal void LoopPublish(QuicSteeringConnectionContext connection)
+    {
+        if (_unbound || !_accepted.Writer.TryWrite(connection)) connection.LoopCloseForShutdown();
+    }
+
+    private static readonly Action s_noop = static () => { };
+
+    private void LoopOnTurn()
+    {
+        for (int count = _loopWork.Count; count > 0 && _loopWork.TryDequeue(out Action? work); count--)
+        {
+            RunGuarded(work);
+        }
+
+        TimeSpan now = _driver.Now;
+        while (_endpoint.TryAccept(out QuicConnection quic))
+        {
+            var connection = new QuicSteeringConnectionContext(this, quic, now);
+            _connections.Add(connection);
+            Metrics.ConnectionStarted();
+            QuicSteeringLog.ConnectionStarted(Logger, connection.ConnectionId, quic.RemoteAddress);
+        }
+
+        for (int i = _connections.Count - 1; i >= 0; i--)
+        {
+            QuicSteeringConnectionContext connection = _connections[i];
+            bool alive;
+            try
+            {
+                alive = connection.LoopOnTurn(now);
+            }
+#pragma warning disable CA1031 // Invariant 7: one connection's fault never takes the loop (and every other connection) down.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                QuicSteeringLog.ConnectionFaulted(Logger, connection.ConnectionId, ex);
+                connection.Quic.Close(now, 0x102, "Internal error."); // H3_INTERNAL_ERROR, RFC 9114 §8.1
+                alive = true;
+            }
+
+            if (!alive)
+            {
+                _connections[i] = _connections[^1];
+                _connections.RemoveAt(_connections.Count - 1);
+            }
+        }
+    }
+
+    private void RunGuarded(Action work)
+    {
+        try
+        {
+            work();
+        }
+#pragma warning disable CA1031 // Invariant 7: see LoopOnTurn.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            QuicSteeringLog.ConnectionFaulted(Logger, "(posted work)", ex);
+        }
+    }
+
+    private static void OnLoopEnded(Task completion, object? state)
+    {
+        var listener = (QuicSteeringConnectionListener)state!;
+        if (completion.Exception is { } error) QuicSteeringLog.LoopFaulted(listener.Logger, listener.BoundEndPoint, error.GetBaseException());
+        listener._accepted.Writer.TryComplete();
+    }
+
+    private static Socket BindSocket(IPEndPoint endPoint, QuicSteeringTransportOptions options)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            // One socket for IPv4 and IPv6 when bound to [::] (Kestrel's "any" address).
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+            TrySet(() => socket.ReceiveBufferSize = options.SocketReceiveBufferSize);
+            TrySet(() => socket.SendBufferSize = options.SocketSendBufferSize);
+            socket.Bind(endPoint);
+            return socket;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            socket.Dispose();
+            throw new AddressInUseException(e.Message, e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        static void TrySet(Action set)
+        {
+            try
+            {
+                set();
+            }
+            catch (SocketException)
+            {
+            }
+        }
+    }
+
+    private static QuicConnectionOptions CreateConnectionOptions(QuicSteeringTransportOptions options)
+    {
+        var streams = new QuicStreamOptions
+        {
+            MaxConcurrentBidiStreams = (ulong)options.MaxBidirectionalStreamCount,
+            MaxConcurrentUniStreams = (ulong)options.MaxUnidirectionalStreamCount,
+        };
+        return new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams };
+    }
+
+    /// <summary>Refuses new connections once unbound (RFC 9000 §5.2.2: CONNECTION_REFUSED); otherwise the configured policy.</summary>
+    private sealed class ListenerAdmissionPolicy(QuicSteeringConnectionListener listener, IInitialAdmissionPolicy inner) : IInitialAdmissionPolicy
+    {
+        public InitialAdmissionDecision Decide(in InitialAdmissionContext context)
+            => listener.IsUnbound ? InitialAdmissionDecision.Refuse() : inner.Decide(context);
+    }
+}

@@ -1,0 +1,137 @@
+namespace AspNetQuicSteer.Kestrel;
+
+/// <summary>
+/// Settings of the QUIC transport Kestrel's HTTP/3 runs on. Defaults follow Kestrel's built-in QUIC transport where it
+/// has the same knob; bound from the <c>QuicSteering:Transport</c> configuration section by <c>UseQuicSteering()</c>.
+/// </summary>
+public sealed class QuicSteeringTransportOptions
+{
+    private int _maxBidirectionalStreamCount = 100;
+    private int _maxUnidirectionalStreamCount = 10;
+    private long _maxReadBufferSize = 1024 * 1024;
+    private long _maxWriteBufferSize = 64 * 1024;
+    private TimeSpan _idleTimeout = TimeSpan.FromMinutes(3);
+    private TimeSpan _handshakeTimeout = TimeSpan.FromSeconds(10);
+    private long _defaultStreamErrorCode = 0x10C;
+    private long _defaultCloseErrorCode = 0x100;
+    private int _socketReceiveBufferSize = 4 * 1024 * 1024;
+    private int _socketSendBufferSize = 4 * 1024 * 1024;
+    private int _maxConnections = 10_000;
+
+    /// <summary>Concurrent request streams a client may open (MAX_STREAMS, RFC 9000 §4.6). Default 100.</summary>
+    public int MaxBidirectionalStreamCount
+    {
+        get => _maxBidirectionalStreamCount;
+        set => _maxBidirectionalStreamCount = CheckRange(value, 1, 1 << 20);
+    }
+
+    /// <summary>
+    /// Concurrent unidirectional streams a client may open. At least 3: HTTP/3 needs the control, QPACK encoder and
+    /// QPACK decoder streams (RFC 9114 §6.2). Default 10.
+    /// </summary>
+    public int MaxUnidirectionalStreamCount
+    {
+        get => _maxUnidirectionalStreamCount;
+        set => _maxUnidirectionalStreamCount = CheckRange(value, 3, 1 << 20);
+    }
+
+    /// <summary>
+    /// Request body bytes buffered per stream before the transport stops reading (and so stops extending the peer's
+    /// flow-control credit). Default 1 MiB.
+    /// </summary>
+    public long MaxReadBufferSize
+    {
+        get => _maxReadBufferSize;
+        set => _maxReadBufferSize = CheckRange(value, 4096, 1L << 30);
+    }
+
+    /// <summary>Response bytes buffered per stream before the application's writes wait. Default 64 KiB.</summary>
+    public long MaxWriteBufferSize
+    {
+        get => _maxWriteBufferSize;
+        set => _maxWriteBufferSize = CheckRange(value, 4096, 1L << 30);
+    }
+
+    /// <summary>
+    /// QUIC idle timeout (RFC 9000 §10.1). Kestrel ends idle HTTP/3 connections itself (KeepAliveTimeout, 130 s, with a
+    /// GOAWAY), so keep this longer; it reaps connections whose client vanished. Zero disables it. Default 3 minutes.
+    /// </summary>
+    public TimeSpan IdleTimeout
+    {
+        get => _idleTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            _idleTimeout = value;
+        }
+    }
+
+    /// <summary>A connection that has not completed its handshake by then is closed. Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout
+    {
+        get => _handshakeTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _handshakeTimeout = value;
+        }
+    }
+
+    /// <summary>HTTP/3 code for stream aborts without one (H3_REQUEST_CANCELLED, RFC 9114 §8.1). Default 0x10C.</summary>
+    public long DefaultStreamErrorCode
+    {
+        get => _defaultStreamErrorCode;
+        set => _defaultStreamErrorCode = CheckRange(value, 0, (1L << 62) - 1);
+    }
+
+    /// <summary>HTTP/3 code for connection closes without one (H3_NO_ERROR, RFC 9114 §8.1). Default 0x100.</summary>
+    public long DefaultCloseErrorCode
+    {
+        get => _defaultCloseErrorCode;
+        set => _defaultCloseErrorCode = CheckRange(value, 0, (1L << 62) - 1);
+    }
+
+    /// <summary>Connections (including handshakes in progress) one listener keeps; further Initials are dropped. Default 10,000.</summary>
+    public int MaxConnections
+    {
+        get => _maxConnections;
+        set => _maxConnections = CheckRange(value, 1, 1 << 24);
+    }
+
+    /// <summary>
+    /// Validate client addresses with a Retry round trip before keeping state (RFC 9000 §8.1.2). Costs one round trip
+    /// for clients without a NEW_TOKEN token; protects against spoofed-source floods. Default false.
+    /// </summary>
+    public bool RequireAddressValidation { get; set; }
+
+    /// <summary>UDP generic segmentation offload on send (Linux UDP_SEGMENT). Default true.</summary>
+    public bool EnableGso { get; set; } = true;
+
+    /// <summary>UDP generic receive offload (Linux UDP_GRO). Default true.</summary>
+    public bool EnableGro { get; set; } = true;
+
+    /// <summary>SO_RCVBUF requested for the UDP socket (the kernel may cap it). Default 4 MiB.</summary>
+    public int SocketReceiveBufferSize
+    {
+        get => _socketReceiveBufferSize;
+        set => _socketReceiveBufferSize = CheckRange(value, 64 * 1024, 1 << 30);
+    }
+
+    /// <summary>SO_SNDBUF requested for the UDP socket (the kernel may cap it). Default 4 MiB.</summary>
+    public int SocketSendBufferSize
+    {
+        get => _socketSendBufferSize;
+        set => _socketSendBufferSize = CheckRange(value, 64 * 1024, 1 << 30);
+    }
+
+    /// <summary>The clock the transport runs on; tests substitute it.</summary>
+    internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    private static T CheckRange<T>(T value, T min, T max, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+        where T : System.Numerics.INumber<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, min, name);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value, max, name);
+        return value;
+    }
+}
