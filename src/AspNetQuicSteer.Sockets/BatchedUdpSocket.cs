@@ -18,7 +18,8 @@ namespace AspNetQuicSteer.Sockets;
 /// <para>Readiness: <see cref="WaitForReceive"/> / <see cref="WaitForSend"/> block in poll(2) via
 /// <see cref="Socket.Poll(int, SelectMode)"/> with a timeout. An async zero-byte receive is not an option for UDP: it
 /// would consume (and truncate) a datagram instead of just signalling readiness. The intended model is a dedicated
-/// I/O thread per socket that alternates poll and batch calls — no busy loop, no per-wait allocation.</para>
+/// I/O thread per socket that alternates poll and batch calls — no busy loop, no per-wait allocation. A loop that
+/// must also be woken by other threads waits through <see cref="LoopWakeup"/> instead (socket + eventfd).</para>
 /// Not thread-safe: one receiving thread and one sending thread at most, each with its own batch.
 /// </summary>
 internal sealed class BatchedUdpSocket : IDisposable

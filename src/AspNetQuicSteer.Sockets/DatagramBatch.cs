@@ -196,6 +196,24 @@ internal sealed unsafe class DatagramBatch
     }
 
     /// <summary>
+    /// Sets (or with an empty span clears) the source address of a slot from raw bytes — 4 for IPv4, 16 for IPv6 or
+    /// IPv4-mapped — without allocating, e.g. an address taken from <see cref="GetLocalAddress"/> of a received slot.
+    /// </summary>
+    internal void SetLocalAddress(int slot, ReadOnlySpan<byte> address, int interfaceIndex)
+    {
+        if (address.Length is not (0 or 4 or 16))
+        {
+            throw new ArgumentException("An IPv4 (4-byte) or IPv6 (16-byte) address is required.", nameof(address));
+        }
+
+        ref LocalAddress local = ref _local[CheckSlot(slot)];
+        local = default;
+        address.CopyTo(local.Bytes);
+        local.Length = (byte)address.Length;
+        local.InterfaceIndex = address.IsEmpty ? 0 : interfaceIndex;
+    }
+
+    /// <summary>
     /// Prepares slot <paramref name="slot"/> to answer datagram <paramref name="receivedSlot"/> of
     /// <paramref name="received"/>: destination = its source, source = the address it was sent to.
     /// </summary>

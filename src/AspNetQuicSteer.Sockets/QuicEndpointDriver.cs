@@ -10,20 +10,23 @@ namespace AspNetQuicSteer.Sockets;
 /// <para>Each turn: run posted work; receive one batch (recvmmsg, GRO segments split) into
 /// <see cref="QuicEndpoint.HandleDatagram"/>; invoke the turn hook (application pumping); run due timers; drain
 /// <see cref="QuicEndpoint.TryPollTransmit"/> into a send batch and hand it to sendmmsg (GSO coalesces same-size
-/// runs to one destination); then wait in poll(2) until a datagram arrives, the endpoint's next timer, or
+/// runs to one destination); then wait (ppoll(2) on the socket and a wake-up eventfd, see <see cref="LoopWakeup"/>)
+/// until a datagram arrives, <see cref="Wake"/> is called, the endpoint's next timer, or
 /// <see cref="QuicEndpointDriverOptions.MaxWait"/>, whichever is first.</para>
 /// <para>The endpoint and its connections are not thread-safe: touch them only from the loop thread, i.e. inside
-/// <see cref="Post"/>/<see cref="InvokeAsync{T}"/> work or the turn hook. There is no wake-up descriptor; posted
-/// work waits at most <see cref="QuicEndpointDriverOptions.MaxWait"/> (plus the turn in progress).</para>
+/// <see cref="Post"/>/<see cref="InvokeAsync{T}"/> work or the turn hook. Posting wakes a waiting loop at once; a
+/// post while the loop is busy costs no system call.</para>
+/// <para>On a wildcard bind (0.0.0.0 or dual-mode ::) each peer is answered from the local address it sent to
+/// (IP_PKTINFO), so clients that dialled a secondary address, or whose socket is connected, accept the replies.</para>
 /// <para>Steady state allocates nothing per datagram: batches are preallocated, peers' sockaddrs map to cached
-/// <see cref="IPEndPoint"/> instances, and the last destination's sockaddr is reused while the endpoint keeps
-/// returning the same <see cref="EndPoint"/> instance.</para>
+/// <see cref="IPEndPoint"/> instances (<see cref="RemoteEndPointTable"/>), and the last destination's sockaddr is
+/// reused while the endpoint keeps returning the same <see cref="EndPoint"/> instance.</para>
 /// The driver owns the socket and the endpoint and disposes both.
 /// </summary>
 internal sealed class QuicEndpointDriver : IDisposable
 {
-    /// <summary>Peers remembered by the sockaddr → endpoint cache (round-robin replacement).</summary>
-    internal const int RemoteCacheSize = 16;
+    /// <summary>Peers remembered by the sockaddr → endpoint table (least recently seen replaced within a probe window).</summary>
+    internal const int RemoteCacheSize = 4096;
 
     /// <summary>Send batches per turn at most, so a bulk sender cannot starve receiving (ACKs) and timers.</summary>
     private const int MaxSendBatchesPerTurn = 4;
@@ -41,15 +44,25 @@ internal sealed class QuicEndpointDriver : IDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
 
-    private readonly byte[] _cachedAddresses = new byte[RemoteCacheSize * SocketAddressCodec.MaxLength];
-    private readonly int[] _cachedLengths = new int[RemoteCacheSize];
-    private readonly IPEndPoint?[] _cachedEndPoints = new IPEndPoint?[RemoteCacheSize];
-    private int _lastCacheHit;
-    private int _nextCacheVictim;
+    private readonly RemoteEndPointTable _remotes = new(RemoteCacheSize);
+    private readonly LoopWakeup _wakeup;
+
+    /// <summary>Wildcard bind with IP_PKTINFO on the native path: replies carry the peer's dialled address as source.</summary>
+    private readonly bool _replyFromDialledAddress;
 
     private readonly byte[] _destinationAddress = new byte[SocketAddressCodec.MaxLength];
     private int _destinationLength;
     private IPEndPoint? _destination;
+
+    /// <summary>Table entry of <see cref="_destination"/>'s peer, valid while it still holds <see cref="_destinationEntryOwner"/>.</summary>
+    private int _destinationEntry = RemoteEndPointTable.None;
+    private IPEndPoint? _destinationEntryOwner;
+
+    /// <summary>1 while the loop is (about to be) blocked in <see cref="LoopWakeup.Wait"/>: only then does <see cref="Wake"/> signal.</summary>
+    private int _sleeping;
+
+    /// <summary>1 when <see cref="Wake"/> was called since the current turn started: the loop must not sleep before another turn.</summary>
+    private int _wakeRequested;
 
     /// <summary>False only right after poll(2) timed out with nothing to read: the next receive call is skipped.</summary>
     private bool _mayBeReadable = true;
@@ -65,6 +78,8 @@ internal sealed class QuicEndpointDriver : IDisposable
     private long _turns;
     private long _datagramsReceived;
     private long _datagramsSent;
+    private long _bytesReceived;
+    private long _bytesSent;
     private long _truncatedDatagrams;
     private long _datagramErrors;
     private long _sendErrors;
@@ -89,6 +104,12 @@ internal sealed class QuicEndpointDriver : IDisposable
         _maxWait = options.MaxWait;
         _receiveBatch = new DatagramBatch(options.ReceiveBatchCapacity, socket.GroEnabled ? DatagramBatch.GroSlotSize : options.ReceiveSlotSize);
         _sendBatch = new DatagramBatch(options.SendBatchCapacity, options.SendSlotSize);
+        _replyFromDialledAddress = socket.IsNative && socket.PacketInformationEnabled
+            && socket.Socket.LocalEndPoint is IPEndPoint bound
+            && (bound.Address.Equals(IPAddress.Any) || bound.Address.Equals(IPAddress.IPv6Any));
+        // The portable socket path cannot be polled by ppoll together with an eventfd on every platform; keep the
+        // two portable paths together (which also lets tests exercise the fallback on Linux).
+        _wakeup = LoopWakeup.Create(preferNative: socket.IsNative);
         _thread = new Thread(Run) { IsBackground = true, Name = "QUIC endpoint driver" };
     }
 
@@ -132,6 +153,18 @@ internal sealed class QuicEndpointDriver : IDisposable
     /// <summary>Datagrams the kernel accepted.</summary>
     internal long DatagramsSent => Volatile.Read(ref _datagramsSent);
 
+    /// <summary>UDP payload bytes handed to the endpoint (the datagrams counted by <see cref="DatagramsReceived"/>).</summary>
+    internal long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    /// <summary>UDP payload bytes of the datagrams counted by <see cref="DatagramsSent"/>.</summary>
+    internal long BytesSent => Volatile.Read(ref _bytesSent);
+
+    /// <summary>True when waits use ppoll(2) with an eventfd; false for the portable loopback-socket wake-up.</summary>
+    internal bool UsesEventFd => _wakeup.IsNative;
+
+    /// <summary>True when replies on this wildcard-bound socket are sent from the address each peer dialled.</summary>
+    internal bool RepliesFromDialledAddress => _replyFromDialledAddress;
+
     /// <summary>Datagrams dropped because they did not fit a receive slot (MSG_TRUNC).</summary>
     internal long TruncatedDatagrams => Volatile.Read(ref _truncatedDatagrams);
 
@@ -144,7 +177,7 @@ internal sealed class QuicEndpointDriver : IDisposable
     /// <summary>Receive calls that failed with a socket error.</summary>
     internal long ReceiveErrors => Volatile.Read(ref _receiveErrors);
 
-    /// <summary>Remote endpoints allocated by the sockaddr cache (one per new peer address, not per datagram).</summary>
+    /// <summary>Remote endpoints allocated by the sockaddr table (one per new peer address, not per datagram).</summary>
     internal long RemoteEndPointsCreated => Volatile.Read(ref _remoteEndPointsCreated);
 
     /// <summary>Most datagrams (GRO segments included) one receive call delivered: above 1 shows batching at work.</summary>
@@ -164,7 +197,7 @@ internal sealed class QuicEndpointDriver : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Queues <paramref name="work"/> to run on the loop thread at the start of a turn (in order).</summary>
+    /// <summary>Queues <paramref name="work"/> to run on the loop thread at the start of a turn (in order), waking the loop.</summary>
     internal void Post(Action work)
     {
         ArgumentNullException.ThrowIfNull(work);
@@ -172,6 +205,25 @@ internal sealed class QuicEndpointDriver : IDisposable
         {
             if (!abandoned) work();
         });
+        Wake();
+    }
+
+    /// <summary>
+    /// Makes the loop run another turn (turn hook included) as soon as the current one ends, or at once if it is
+    /// waiting: for code that marked application state dirty without posting a closure. Thread-safe and cheap: a
+    /// system call (eventfd write) happens only when the loop is actually waiting.
+    /// </summary>
+    internal void Wake()
+    {
+        // Dekker-style handshake with Sleep(): we write _wakeRequested then read _sleeping; the loop writes _sleeping
+        // then reads _wakeRequested (and the queue). Both writes are interlocked (full fences), so at least one side
+        // sees the other's write: either the loop skips the wait, or we signal it. A wake-up cannot be lost.
+        Interlocked.Exchange(ref _wakeRequested, 1);
+        if (Volatile.Read(ref _sleeping) != 0 && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+        {
+            // Only the thread that flips the flag signals: one eventfd write per wait, however many posters.
+            _wakeup.Signal();
+        }
     }
 
     /// <summary>
@@ -201,6 +253,7 @@ internal sealed class QuicEndpointDriver : IDisposable
                 result.TrySetException(e);
             }
         });
+        Wake();
 
         if (_stopRequested || Completion.IsCompleted) AbandonWork();
         return result.Task;
@@ -210,6 +263,7 @@ internal sealed class QuicEndpointDriver : IDisposable
     internal Task StopAsync()
     {
         _stopRequested = true;
+        Wake();
         if (Volatile.Read(ref _started) == 0) _completion.TrySetResult();
         return Completion;
     }
@@ -221,6 +275,7 @@ internal sealed class QuicEndpointDriver : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopRequested = true;
+        Wake();
         if (Volatile.Read(ref _started) != 0)
         {
             if (IsLoopThread) return; // Run's finally releases the resources once the turn is over.
@@ -238,6 +293,7 @@ internal sealed class QuicEndpointDriver : IDisposable
     {
         _socket.Dispose();
         _endpoint.Dispose();
+        _wakeup.Dispose();
         AbandonWork();
     }
 
@@ -267,6 +323,9 @@ internal sealed class QuicEndpointDriver : IDisposable
 
     private void RunTurn()
     {
+        // Consume wake requests before looking at work and application state: a Wake() after this point leaves the
+        // flag set, and Sleep() then runs another turn instead of waiting.
+        if (Volatile.Read(ref _wakeRequested) != 0) Interlocked.Exchange(ref _wakeRequested, 0);
         RunPostedWork();
 
         int received = _mayBeReadable ? Receive(Now) : 0;
@@ -287,16 +346,27 @@ internal sealed class QuicEndpointDriver : IDisposable
         if (_endpoint.NextTimeout(now) is { } next && next - now < wait) wait = next - now;
         if (wait <= TimeSpan.Zero) return;
 
-        int microseconds = (int)Math.Ceiling(wait.TotalMicroseconds);
-        if (transmit == TransmitState.Blocked)
+        int microseconds = (int)Math.Min(Math.Ceiling(wait.TotalMicroseconds), int.MaxValue);
+
+        // With a full send buffer, wait for it to drain (POLLOUT) rather than for input: receives are read next turn
+        // either way.
+        Sleep(microseconds, forSend: transmit == TransmitState.Blocked);
+    }
+
+    private void Sleep(int microseconds, bool forSend)
+    {
+        Interlocked.Exchange(ref _sleeping, 1);
+        if (Volatile.Read(ref _wakeRequested) != 0 || !_work.IsEmpty || _stopRequested)
         {
-            // The kernel's send buffer is full: wake when it drains (receives are read next turn either way).
-            _socket.WaitForSend(microseconds);
+            // Woken (or posted to) between the turn's last look and now. A Wake() racing with this reset may still
+            // signal; that leaves one stale eventfd count, i.e. one spurious, harmless early return later.
+            Volatile.Write(ref _sleeping, 0);
+            return;
         }
-        else
-        {
-            _mayBeReadable = _socket.WaitForReceive(microseconds);
-        }
+
+        bool socketReady = _wakeup.Wait(_socket.Socket, forSend, microseconds);
+        Volatile.Write(ref _sleeping, 0);
+        if (!forSend) _mayBeReadable = socketReady;
     }
 
     private void RunPostedWork()
@@ -338,15 +408,18 @@ internal sealed class QuicEndpointDriver : IDisposable
                 continue;
             }
 
-            EndPoint remote = ResolveRemote(_receiveBatch.GetRemoteAddress(slot));
+            IPEndPoint? remote = ResolveRemote(slot);
+            if (remote is null) continue;
             int segments = _receiveBatch.GetSegmentCount(slot);
             for (int segment = 0; segment < segments; segment++)
             {
+                Span<byte> payload = _receiveBatch.GetSegment(slot, segment);
                 _datagramsReceived++;
+                _bytesReceived += payload.Length;
                 datagrams++;
                 try
                 {
-                    _endpoint.HandleDatagram(now, remote, _receiveBatch.GetSegment(slot, segment));
+                    _endpoint.HandleDatagram(now, remote, payload);
                 }
 #pragma warning disable CA1031 // One bad datagram must not end the loop for every connection on the socket.
                 catch (Exception e)
@@ -362,35 +435,36 @@ internal sealed class QuicEndpointDriver : IDisposable
         return received;
     }
 
-    /// <summary>Maps a received sockaddr to a cached endpoint instance; allocates only for a peer not in the cache.</summary>
-    private IPEndPoint ResolveRemote(ReadOnlySpan<byte> sockaddr)
+    /// <summary>
+    /// Maps a received slot's source sockaddr to its peer's cached endpoint instance (allocating only for a peer not
+    /// in the table) and, on a wildcard bind, remembers the local address the peer sent to. Null (the slot is
+    /// dropped as a datagram error) for a source that is not an IP sockaddr.
+    /// </summary>
+    private IPEndPoint? ResolveRemote(int slot)
     {
-        if (Matches(_lastCacheHit, sockaddr)) return _cachedEndPoints[_lastCacheHit]!;
-        for (int i = 0; i < RemoteCacheSize; i++)
+        IPEndPoint remote;
+        int entry;
+        long created = _remotes.Created;
+        try
         {
-            if (Matches(i, sockaddr))
-            {
-                _lastCacheHit = i;
-                return _cachedEndPoints[i]!;
-            }
+            remote = _remotes.Resolve(_receiveBatch.GetRemoteAddress(slot), out entry);
+        }
+        catch (ArgumentException e)
+        {
+            _datagramErrors++;
+            LastDatagramError = e;
+            return null;
         }
 
-        IPEndPoint created = SocketAddressCodec.ToIPEndPoint(sockaddr);
-        _remoteEndPointsCreated++;
-        int victim = _nextCacheVictim;
-        _nextCacheVictim = (victim + 1) % RemoteCacheSize;
-        sockaddr.CopyTo(_cachedAddresses.AsSpan(victim * SocketAddressCodec.MaxLength, SocketAddressCodec.MaxLength));
-        _cachedLengths[victim] = sockaddr.Length;
-        _cachedEndPoints[victim] = created;
-        _lastCacheHit = victim;
-        return created;
-    }
+        if (_remotes.Created != created) _remoteEndPointsCreated++;
+        if (_replyFromDialledAddress)
+        {
+            // ip(7) IP_PKTINFO ipi_addr / ipv6(7) ipi6_addr: the header destination, i.e. the address the peer dialled.
+            ReadOnlySpan<byte> local = _receiveBatch.GetLocalAddress(slot);
+            if (!local.IsEmpty) _remotes.SetLocalAddress(entry, local, _receiveBatch.GetLocalInterfaceIndex(slot));
+        }
 
-    private bool Matches(int entry, ReadOnlySpan<byte> sockaddr)
-    {
-        int length = _cachedLengths[entry];
-        return length == sockaddr.Length
-            && SocketAddressCodec.AddressEquals(_cachedAddresses.AsSpan(entry * SocketAddressCodec.MaxLength, length), sockaddr);
+        return remote;
     }
 
     private TransmitState Transmit(TimeSpan now)
@@ -434,6 +508,11 @@ internal sealed class QuicEndpointDriver : IDisposable
             {
                 sent = _socket.SendBatch(_sendBatch, _pendingStart, _pendingCount);
                 _datagramsSent += sent;
+                for (int slot = _pendingStart, end = _pendingStart + sent; slot < end; slot++)
+                {
+                    _bytesSent += _sendBatch.GetLength(slot);
+                }
+
                 if (sent > _largestSendBatch) _largestSendBatch = sent;
             }
             catch (SocketException)
@@ -459,9 +538,39 @@ internal sealed class QuicEndpointDriver : IDisposable
         {
             _destinationLength = SocketAddressCodec.Write(destination, _destinationAddress);
             _destination = destination;
+            _destinationEntry = RemoteEndPointTable.None;
+            _destinationEntryOwner = null;
         }
 
-        _sendBatch.SetRemoteAddress(slot, _destinationAddress.AsSpan(0, _destinationLength));
+        ReadOnlySpan<byte> sockaddr = _destinationAddress.AsSpan(0, _destinationLength);
+        _sendBatch.SetRemoteAddress(slot, sockaddr);
+        if (_replyFromDialledAddress) SetSource(slot, sockaddr);
+    }
+
+    /// <summary>
+    /// Sends the slot from the local address its peer last sent to. Without it a wildcard socket's reply takes the
+    /// route's preferred source (ip(7): "the local source address for the routing table lookup"), which a client
+    /// that dialled another of our addresses drops: RFC 9000 §9 ties a path to both addresses, and a connected UDP
+    /// socket only accepts datagrams from the address it connected to (udp(7)).
+    /// </summary>
+    private void SetSource(int slot, ReadOnlySpan<byte> sockaddr)
+    {
+        // The entry may since have been given to another peer (eviction): revalidate by instance, re-find by bytes.
+        if (_destinationEntry == RemoteEndPointTable.None || !ReferenceEquals(_remotes.GetEndPoint(_destinationEntry), _destinationEntryOwner))
+        {
+            _destinationEntry = _remotes.Find(sockaddr);
+            _destinationEntryOwner = _destinationEntry == RemoteEndPointTable.None ? null : _remotes.GetEndPoint(_destinationEntry);
+        }
+
+        if (_destinationEntry == RemoteEndPointTable.None)
+        {
+            // A peer we never heard from (or forgot): let routing choose.
+            _sendBatch.SetLocalAddress(slot, ReadOnlySpan<byte>.Empty, 0);
+            return;
+        }
+
+        ReadOnlySpan<byte> local = _remotes.GetLocalAddress(_destinationEntry, out int interfaceIndex);
+        _sendBatch.SetLocalAddress(slot, local, interfaceIndex);
     }
 
     private enum TransmitState

@@ -22,9 +22,10 @@ internal sealed class QuicEndpointDriverOptions
     public int SendSlotSize { get; init; } = DatagramBatch.DefaultSlotSize;
 
     /// <summary>
-    /// Longest single wait in poll(2). Work posted with <see cref="QuicEndpointDriver.Post"/> and
-    /// <see cref="QuicEndpointDriver.StopAsync"/> are noticed at the latest after this long: the loop has no
-    /// separate wake-up descriptor, so this bounds their latency (and the idle wake-up rate).
+    /// Longest single wait when neither a datagram, a timer nor a wake-up is due: only a safety bound and the idle
+    /// wake-up rate. Posted work, <see cref="QuicEndpointDriver.Wake"/>, <see cref="QuicEndpointDriver.StopAsync"/>
+    /// and Dispose interrupt the wait at once through the driver's wake-up descriptor, so their latency does not
+    /// depend on this value.
     /// </summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(5);
 }

@@ -17,6 +17,8 @@ public sealed class NativeLayoutTests
         Assert.Equal(20, sizeof(In6PktInfo));
         Assert.Equal(16, sizeof(SockAddrIn));
         Assert.Equal(28, sizeof(SockAddrIn6));
+        Assert.Equal(8, sizeof(PollFd));    // poll(2): int fd; short events; short revents;
+        Assert.Equal(16, sizeof(TimeSpec)); // time_t tv_sec; long tv_nsec;
     }
 
     [Fact]
@@ -34,6 +36,9 @@ public sealed class NativeLayoutTests
         Assert.Equal(8, (int)Marshal.OffsetOf<InPktInfo>(nameof(InPktInfo.Address)));
         Assert.Equal(16, (int)Marshal.OffsetOf<In6PktInfo>(nameof(In6PktInfo.InterfaceIndex)));
         Assert.Equal(24, (int)Marshal.OffsetOf<SockAddrIn6>(nameof(SockAddrIn6.ScopeId)));
+        Assert.Equal(4, (int)Marshal.OffsetOf<PollFd>(nameof(PollFd.Events)));
+        Assert.Equal(6, (int)Marshal.OffsetOf<PollFd>(nameof(PollFd.ReturnedEvents)));
+        Assert.Equal(8, (int)Marshal.OffsetOf<TimeSpec>(nameof(TimeSpec.Nanoseconds)));
     }
 
     [Fact]

@@ -47,6 +47,11 @@ public sealed class QuicEndpointDriverTests : IDisposable
         Assert.True(server.DatagramsSent > server.Socket.SendCalls, $"sent {server.DatagramsSent} in {server.Socket.SendCalls} calls");
         Assert.True(client.LargestReceiveBatch > 1, $"largest receive batch {client.LargestReceiveBatch}");
 
+        // Payload byte counters: everything the client's endpoint saw was sent by the server, and vice versa.
+        Assert.InRange(client.BytesReceived, DownloadLength, server.BytesSent);
+        Assert.InRange(server.BytesReceived, 1, client.BytesSent);
+        Assert.True(client.BytesReceived >= client.DatagramsReceived, $"{client.BytesReceived} bytes in {client.DatagramsReceived} datagrams");
+
         // One peer each: the sockaddr cache allocated one endpoint per side, not one per datagram.
         Assert.Equal(1, client.RemoteEndPointsCreated);
         Assert.Equal(1, server.RemoteEndPointsCreated);
@@ -65,9 +70,11 @@ public sealed class QuicEndpointDriverTests : IDisposable
         noise.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var random = new Random(1234);
         const int garbage = 300;
+        long garbageBytes = 0;
         for (int i = 0; i < garbage; i++)
         {
             byte[] datagram = new byte[i % 3 == 0 ? 1200 : random.Next(0, 64)];
+            garbageBytes += datagram.Length;
             random.NextBytes(datagram);
             if (i % 5 == 0 && datagram.Length > 6)
             {
@@ -90,6 +97,7 @@ public sealed class QuicEndpointDriverTests : IDisposable
         }
 
         Assert.Equal(garbage, server.DatagramsReceived);
+        Assert.Equal(garbageBytes, server.BytesReceived);
         Assert.False(server.Completion.IsCompleted);
 
         using QuicEndpointDriver client = CreateDriver(new QuicEndpoint(new QuicEndpointOptions()), gro: false);
@@ -105,33 +113,69 @@ public sealed class QuicEndpointDriverTests : IDisposable
         Assert.False(server.Completion.IsCompleted);
     }
 
-    [Fact]
-    public async Task Receiving_from_a_known_peer_allocates_nothing_per_datagram_on_the_loop_thread()
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("0.0.0.0")] // wildcard: also records each peer's dialled (IP_PKTINFO) address per datagram
+    public async Task Receiving_from_many_known_peers_allocates_nothing_on_the_loop_thread(string bindAddress)
     {
         // A client-only endpoint drops 1-byte datagrams without allocating, so what is measured is the driver's loop.
-        using QuicEndpointDriver driver = CreateDriver(new QuicEndpoint(new QuicEndpointOptions()), gro: false);
+        const int Peers = 64;
+        var socket = new BatchedUdpSocket(SocketTestHelpers.Bind(IPAddress.Parse(bindAddress)));
+        using var driver = new QuicEndpointDriver(socket, new QuicEndpoint(new QuicEndpointOptions()));
         driver.Start();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        byte[] datagram = [0x40];
+        var target = new IPEndPoint(IPAddress.Loopback, driver.LocalEndPoint.Port);
+        var peers = new Socket[Peers];
+        try
+        {
+            for (int i = 0; i < Peers; i++)
+            {
+                peers[i] = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                peers[i].Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            }
 
-        await SendAndWait(driver, peer, datagram, 64, 64); // warm-up: JIT, the peer's cache entry
-        long before = await driver.InvokeAsync(GC.GetAllocatedBytesForCurrentThread);
-        const int measured = 2000;
-        await SendAndWait(driver, peer, datagram, measured, 64 + measured);
-        long allocated = await driver.InvokeAsync(GC.GetAllocatedBytesForCurrentThread) - before;
+            byte[] datagram = [0x40];
+            await SendAndWait(driver, peers, target, datagram, rounds: 4); // warm-up: JIT, one table entry per peer
+            long before = await ReadAllocatedBytesOnLoopThread(driver);
+            const int Rounds = 40;
+            await SendAndWait(driver, peers, target, datagram, Rounds);
+            long allocated = await ReadAllocatedBytesOnLoopThread(driver) - before;
 
-        Assert.Equal(64 + measured, driver.DatagramsReceived);
-        Assert.Equal(1, driver.RemoteEndPointsCreated);
-        Assert.True(allocated < measured, $"{allocated} bytes allocated on the loop thread for {measured} datagrams");
+            Assert.Equal(Peers * (4 + Rounds), driver.DatagramsReceived);
+            Assert.Equal(Peers * (4 + Rounds), driver.BytesReceived);
+            Assert.Equal(Peers, driver.RemoteEndPointsCreated);
+            Assert.Equal(0, allocated);
+        }
+        finally
+        {
+            foreach (Socket? peer in peers) peer?.Dispose();
+        }
     }
 
-    private static async Task SendAndWait(QuicEndpointDriver driver, Socket peer, byte[] datagram, int count, long total)
+    /// <summary>
+    /// Reads the loop thread's allocation counter from posted work that stores it in a field: unlike InvokeAsync, no
+    /// task completion runs on the loop thread after the reading, so the window holds nothing but loop turns.
+    /// </summary>
+    private static async Task<long> ReadAllocatedBytesOnLoopThread(QuicEndpointDriver driver)
     {
-        for (int i = 0; i < count; i++)
+        long value = -1;
+        driver.Post(() => Volatile.Write(ref value, GC.GetAllocatedBytesForCurrentThread()));
+        long deadline = Environment.TickCount64 + (long)Bound.TotalMilliseconds;
+        while (Volatile.Read(ref value) < 0 && Environment.TickCount64 < deadline)
         {
-            peer.SendTo(datagram, driver.LocalEndPoint);
-            if (i % 256 == 255)
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(value >= 0, "the posted reading never ran");
+        return value;
+    }
+
+    private static async Task SendAndWait(QuicEndpointDriver driver, Socket[] peers, IPEndPoint target, byte[] datagram, int rounds)
+    {
+        long total = driver.DatagramsReceived + ((long)rounds * peers.Length);
+        for (int round = 0; round < rounds; round++)
+        {
+            foreach (Socket peer in peers) peer.SendTo(datagram, target);
+            if (round % 4 == 3)
             {
                 await Task.Delay(1, TestContext.Current.CancellationToken); // let the receiver drain: no buffer overflow
             }
@@ -142,6 +186,51 @@ public sealed class QuicEndpointDriverTests : IDisposable
         {
             await Task.Delay(5, TestContext.Current.CancellationToken);
         }
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("::", false)]   // dual mode: the IPv4 client's datagrams arrive as ::ffff:127.0.0.1 → ::ffff:127.0.0.2
+    [InlineData("::", true)]    // dual mode on both ends: the client dials ::ffff:127.0.0.2 itself
+    public async Task Wildcard_bound_server_replies_from_the_address_the_client_dialled(string bindAddress, bool dualModeClient)
+    {
+        // 127.0.0.2 is loopback (127/8) but not the route's preferred source for 127.0.0.1, so a reply whose source
+        // address is chosen by routing comes from 127.0.0.1. The client's socket is connected to 127.0.0.2:port and
+        // the kernel hands it only datagrams from exactly that address (udp(7)): the handshake completes only if
+        // the server sets the source address per peer (IP_PKTINFO / IPV6_PKTINFO on send).
+        const int Length = 256 * 1024;
+        var serverSocket = new BatchedUdpSocket(UdpSocketFactory.Bind(new IPEndPoint(IPAddress.Parse(bindAddress), 0), 4 << 20, 4 << 20));
+        using QuicEndpointDriver server = CreateServer(serverSocket, Length, out DownloadServer app);
+        Assert.True(server.RepliesFromDialledAddress);
+        server.Start();
+
+        IPAddress dialled = dualModeClient ? IPAddress.Parse("::ffff:127.0.0.2") : IPAddress.Parse("127.0.0.2");
+        var serverAddress = new IPEndPoint(dialled, server.LocalEndPoint.Port);
+        Socket clientSocket = dualModeClient
+            ? SocketTestHelpers.Bind(IPAddress.IPv6Any, dualMode: true)
+            : SocketTestHelpers.Bind(IPAddress.Loopback);
+        clientSocket.Connect(serverAddress);
+        using var client = new QuicEndpointDriver(new BatchedUdpSocket(clientSocket), new QuicEndpoint(new QuicEndpointOptions()));
+        var download = new DownloadClient(client);
+        client.TurnHook = download.Pump;
+        client.Start();
+
+        await client.InvokeAsync(() => download.Connect(serverAddress, _certificate));
+        long received = await download.Finished.WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        Assert.True(download.HandshakeCompleted);
+        Assert.Equal(Length, received);
+        Assert.Equal(-1, download.FirstMismatch);
+        Assert.Equal(Length, await server.InvokeAsync(() => app.BytesWritten));
+        Assert.Equal(1, server.RemoteEndPointsCreated);
+        Assert.Equal(0, server.SendErrors);
+    }
+
+    [Fact]
+    public void Specific_binds_leave_the_source_address_to_routing()
+    {
+        using QuicEndpointDriver loopback = CreateDriver(new QuicEndpoint(new QuicEndpointOptions()), gro: false);
+        Assert.False(loopback.RepliesFromDialledAddress);
     }
 
     [Fact]
@@ -216,6 +305,13 @@ public sealed class QuicEndpointDriverTests : IDisposable
 
     private QuicEndpointDriver CreateServer(bool gro, out DownloadServer app)
     {
+        Socket socket = SocketTestHelpers.Bind(IPAddress.Loopback);
+        socket.SendBufferSize = 4 * 1024 * 1024;
+        return CreateServer(new BatchedUdpSocket(socket, new BatchedUdpSocketOptions { EnableGro = gro }), DownloadLength, out app);
+    }
+
+    private QuicEndpointDriver CreateServer(BatchedUdpSocket socket, long length, out DownloadServer app)
+    {
         X509Certificate2 certificate = _certificate;
         var endpoint = new QuicEndpoint(new QuicEndpointOptions
         {
@@ -226,8 +322,8 @@ public sealed class QuicEndpointDriverTests : IDisposable
                 TransportParameters = transportParameters,
             }),
         });
-        QuicEndpointDriver driver = CreateDriver(endpoint, gro);
-        var server = new DownloadServer(endpoint);
+        var driver = new QuicEndpointDriver(socket, endpoint);
+        var server = new DownloadServer(endpoint, length);
         driver.TurnHook = server.Pump;
         app = server;
         return driver;
@@ -256,7 +352,7 @@ public sealed class QuicEndpointDriverTests : IDisposable
     private static byte Expected(long offset) => (byte)((offset * 7) + (offset >> 13));
 
     /// <summary>Server application: answers each client stream's request (ignored content, FIN) with the download.</summary>
-    private sealed class DownloadServer(QuicEndpoint endpoint)
+    private sealed class DownloadServer(QuicEndpoint endpoint, long downloadLength)
     {
         private readonly List<QuicConnection> _connections = [];
         private readonly Dictionary<(QuicConnection, ulong), long> _written = [];
@@ -281,9 +377,9 @@ public sealed class QuicEndpointDriverTests : IDisposable
                 while (connection.ReadStream(id, _scratch, out _) > 0) { } // the request's content does not matter
 
                 long position = offset;
-                while (position < DownloadLength)
+                while (position < downloadLength)
                 {
-                    int length = (int)Math.Min(_chunk.Length, DownloadLength - position);
+                    int length = (int)Math.Min(_chunk.Length, downloadLength - position);
                     for (int i = 0; i < length; i++) _chunk[i] = Expected(position + i);
                     int accepted = connection.WriteStream(id, _chunk.AsSpan(0, length), fin: false);
                     position += accepted;
@@ -291,7 +387,7 @@ public sealed class QuicEndpointDriverTests : IDisposable
                     if (accepted < length) break; // backpressure: continue in a later turn
                 }
 
-                if (position == DownloadLength)
+                if (position == downloadLength)
                 {
                     connection.WriteStream(id, default, fin: true);
                     position = -1;
@@ -319,7 +415,11 @@ public sealed class QuicEndpointDriverTests : IDisposable
 
         public bool Connect(IPEndPoint server, X509Certificate2 trusted)
         {
-            _connection = driver.Endpoint.Connect(driver.Now, new IPEndPoint(IPAddress.Loopback, server.Port), tp => new TlsClientHandshake(new TlsClientOptions
+            // A wildcard-bound server's own LocalEndPoint is not dialable: dial loopback on its port instead.
+            IPEndPoint target = server.Address.Equals(IPAddress.Any) || server.Address.Equals(IPAddress.IPv6Any)
+                ? new IPEndPoint(IPAddress.Loopback, server.Port)
+                : server;
+            _connection = driver.Endpoint.Connect(driver.Now, target, tp => new TlsClientHandshake(new TlsClientOptions
             {
                 ServerName = "localhost",
                 ApplicationProtocols = [Alpn],

@@ -85,6 +85,23 @@ internal unsafe struct SockAddrIn6
     public uint ScopeId;
 }
 
+/// <summary>poll(2): struct pollfd { int fd; short events; short revents; } — 8 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short ReturnedEvents;
+}
+
+/// <summary>struct timespec { time_t tv_sec; long tv_nsec; } — 16 bytes on LP64.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct TimeSpec
+{
+    public long Seconds;
+    public long Nanoseconds;
+}
+
 internal static partial class LinuxSocketInterop
 {
     private const string LibC = "libc";
@@ -104,6 +121,15 @@ internal static partial class LinuxSocketInterop
     internal const int MSG_CTRUNC = 0x08;
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
+
+    internal const short POLLIN = 0x001;  // <asm-generic/poll.h>
+    internal const short POLLOUT = 0x004;
+    internal const short POLLERR = 0x008;
+    internal const short POLLHUP = 0x010;
+    internal const short POLLNVAL = 0x020;
+
+    internal const int EFD_NONBLOCK = 0x800;    // eventfd(2): == O_NONBLOCK
+    internal const int EFD_CLOEXEC = 0x80000;   // eventfd(2): == O_CLOEXEC
 
     internal const int EINTR = 4;
     internal const int EIO = 5;
@@ -139,6 +165,28 @@ internal static partial class LinuxSocketInterop
     // recvmsg(2): ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags);
     [LibraryImport(LibC, EntryPoint = "recvmsg", SetLastError = true)]
     internal static unsafe partial nint RecvMsg(int fd, MsgHdr* message, int flags);
+
+    // eventfd(2): int eventfd(unsigned int initval, int flags);
+    [LibraryImport(LibC, EntryPoint = "eventfd", SetLastError = true)]
+    internal static partial int EventFd(uint initialValue, int flags);
+
+    // ppoll(2): int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo_p, const sigset_t *sigmask);
+    // Used instead of poll(2) for its nanosecond timeout: poll's milliseconds would round sub-millisecond timer
+    // deadlines down to a busy 0 or up by as much as a millisecond.
+    [LibraryImport(LibC, EntryPoint = "ppoll", SetLastError = true)]
+    internal static unsafe partial int PPoll(PollFd* fds, nuint count, TimeSpec* timeout, void* signalMask);
+
+    // read(2): ssize_t read(int fd, void *buf, size_t count);
+    [LibraryImport(LibC, EntryPoint = "read", SetLastError = true)]
+    internal static unsafe partial nint Read(int fd, void* buffer, nuint count);
+
+    // write(2): ssize_t write(int fd, const void *buf, size_t count);
+    [LibraryImport(LibC, EntryPoint = "write", SetLastError = true)]
+    internal static unsafe partial nint Write(int fd, void* buffer, nuint count);
+
+    // close(2): int close(int fd);
+    [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
 }
 
 /// <summary>What a failed batched syscall means for the caller.</summary>
