@@ -56,7 +56,7 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
                 TimeProvider = options.TimeProvider,
                 MaxConnections = options.MaxConnections,
             });
-            _driver = new QuicEndpointDriver(batched, _endpoint, new QuicEndpointDriverOptions { TimeProvider = options.TimeProvider, MaxWait = TimeSpan.FromMilliseconds(1) });
+            _driver = new QuicEndpointDriver(batched, _endpoint, new QuicEndpointDriverOptions { TimeProvider = options.TimeProvider });
             _driver.TurnHook = LoopOnTurn;
             _driver.Start();
             _ = _driver.Completion.ContinueWith(OnLoopEnded, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -153,7 +153,7 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
     internal void Post(Action work)
     {
         _loopWork.Enqueue(work);
-        _driver.Post(s_noop);
+        _driver.Wake();
     }
 
     internal Task<T> InvokeAsync<T>(Func<T> work) => _driver.InvokeAsync(work);
@@ -163,8 +163,6 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
     {
         if (_unbound || !_accepted.Writer.TryWrite(connection)) connection.LoopCloseForShutdown();
     }
-
-    private static readonly Action s_noop = static () => { };
 
     private void LoopOnTurn()
     {
@@ -230,36 +228,15 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
 
     private static Socket BindSocket(IPEndPoint endPoint, QuicSteeringTransportOptions options)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            // One socket for IPv4 and IPv6 when bound to [::] (Kestrel's "any" address).
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            TrySet(() => socket.ReceiveBufferSize = options.SocketReceiveBufferSize);
-            TrySet(() => socket.SendBufferSize = options.SocketSendBufferSize);
-            socket.Bind(endPoint);
-            return socket;
+            // [::] gets one dual-mode socket for IPv4 and IPv6 (Kestrel's "any" address).
+            return UdpSocketFactory.Bind(endPoint, options.SocketReceiveBufferSize, options.SocketSendBufferSize);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            socket.Dispose();
+            // KESTREL.md §3: Kestrel reports port conflicts through AddressInUseException.
             throw new AddressInUseException(e.Message, e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        static void TrySet(Action set)
-        {
-            try
-            {
-                set();
-            }
-            catch (SocketException)
-            {
-            }
         }
     }
 

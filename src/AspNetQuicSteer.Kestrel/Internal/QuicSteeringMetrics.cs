@@ -35,6 +35,8 @@ internal sealed class QuicSteeringMetrics : IDisposable
         _packetsLost = _meter.CreateCounter<long>("quicsteer.packets.lost", "{packet}", "Packets declared lost (RFC 9002 §6), counted when their connection closes.");
         _meter.CreateObservableCounter("quicsteer.datagrams.received", () => Sum(static l => l.Driver.DatagramsReceived), "{datagram}", "UDP datagrams received.");
         _meter.CreateObservableCounter("quicsteer.datagrams.sent", () => Sum(static l => l.Driver.DatagramsSent), "{datagram}", "UDP datagrams sent.");
+        _meter.CreateObservableCounter("quicsteer.bytes.received", () => Sum(static l => l.Driver.BytesReceived), "By", "UDP payload bytes received.");
+        _meter.CreateObservableCounter("quicsteer.bytes.sent", () => Sum(static l => l.Driver.BytesSent), "By", "UDP payload bytes sent.");
         _meter.CreateObservableCounter("quicsteer.datagrams.dropped", () => Sum(static l => l.Driver.TruncatedDatagrams + l.Driver.DatagramErrors), "{datagram}", "Datagrams the I/O loop could not process.");
         _meter.CreateObservableCounter("quicsteer.syscalls.receive", () => Sum(static l => l.Driver.Socket.ReceiveCalls), "{call}", "Receive system calls (recvmmsg batches).");
         _meter.CreateObservableCounter("quicsteer.syscalls.send", () => Sum(static l => l.Driver.Socket.SendCalls), "{call}", "Send system calls (sendmmsg batches).");
