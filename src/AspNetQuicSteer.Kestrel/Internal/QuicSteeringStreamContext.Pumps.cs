@@ -129,6 +129,7 @@ internal sealed partial class QuicSteeringStreamContext
     {
         QuicSteeringLog.StreamPeerAbort(_connection.Logger, _connection.ConnectionId, QuicStreamId, "reset the stream", errorCode);
         Error = (long)errorCode;
+        _quic.ReadStream(QuicStreamId, [], out _); // RFC 9000 §3.2: the app has seen the reset (Reset Read), so the core can release the stream
         _inputDone = true;
         _input.Writer.Complete(new ConnectionResetException($"The peer reset the stream with application error 0x{errorCode:x}."));
         LoopCheckFinished();

@@ -85,12 +85,13 @@ internal sealed class MinimalHttp3Client : IAsyncDisposable
                 if (offset < request.Length) offset += Connection.WriteStream(stream, request.AsSpan(offset), fin: true);
                 while (Connection.TryPollStreamEvent(out _)) { }
                 while (Connection.TryPollEvent(out _)) { }
+                if (Connection.TryGetPeerResetCode(stream, out ulong resetCode)) return (true, resetCode, Connection.CloseError);
                 Span<byte> buffer = stackalloc byte[16 * 1024];
                 while (true)
                 {
                     int read = Connection.ReadStream(stream, buffer, out bool fin);
                     received.Write(buffer[..read]);
-                    if (fin) return (true, Connection.TryGetPeerResetCode(stream, out ulong code) ? code : (ulong?)null, Connection.CloseError);
+                    if (fin) return (true, (ulong?)null, Connection.CloseError);
                     if (read == 0) return (false, (ulong?)null, Connection.CloseError);
                 }
             });
@@ -100,6 +101,24 @@ internal sealed class MinimalHttp3Client : IAsyncDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"No complete response after {received.Length} bytes.");
             await Task.Delay(1);
         }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the client's loop thread (stream-level tests drive the connection directly).</summary>
+    public Task<T> InvokeAsync<T>(Func<QuicConnection, T> work) => _driver.InvokeAsync(() => work(Connection));
+
+    /// <summary>The request bytes for a HEADERS frame (and optional DATA) as <see cref="SendAsync"/> writes them.</summary>
+    public static byte[] EncodeRequestBytes(string method, string authority, string path, byte[]? body = null) => EncodeRequest(method, authority, path, body);
+
+    /// <summary>A DATA frame header for a payload of <paramref name="length"/> bytes (RFC 9114 §7.2.1).</summary>
+    public static byte[] DataFrameHeader(long length)
+    {
+        var header = new List<byte>();
+        Span<byte> varint = stackalloc byte[8];
+        QuicVarInt.TryWrite(varint, 0x00, out int written);
+        header.AddRange(varint[..written]);
+        QuicVarInt.TryWrite(varint, (ulong)length, out written);
+        header.AddRange(varint[..written]);
+        return [.. header];
     }
 
     public async ValueTask DisposeAsync()
