@@ -222,5 +222,6 @@ for i in "${!names[@]}"; do
     "$(ratio "${mbs[$i]}" "$ref_mb_ng")" "$(ratio "${mbs[$i]}" "$ref_mb_qg")"
 done
 echo "(MB = 2^20 bytes; req/s: ${conns} connections x ${streams} streams, ${duration} s; MB/s: median of ${bulk_runs} single-stream ${bulk}-byte downloads)"
+echo "(at the end: $(uptime | sed 's/.*load average/load average/'); other work on the machine lowers every figure)"
 for n in "${notes[@]}"; do echo "note: $n"; done
 exit $failed
