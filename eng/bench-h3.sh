@@ -13,7 +13,8 @@
 #   quic-go   artifacts/peers/bin/h3server: small = /hello, bulk = /bytes/BULK
 #   --target NAME=URLBASE   an already running server: small = URLBASE/hello, bulk = URLBASE/bytes/BULK
 #   --start-sample          dotnet samples/SampleSite/bin/Release/net10.0/SampleSite.dll --urls https://127.0.0.1:PORT
-#             (HTTP/3 on UDP PORT); skipped with a message when the dll (or dotnet) is missing
+#             (HTTP/3 on UDP PORT; Kestrel__Certificates__Default__Path/KeyPath point at the bench's P-256
+#             certificate); skipped with a message when the dll (or dotnet) is missing
 # The client is h3client (quic-go 0.29) with -insecure; client and servers share this machine's cores, so the
 # figures are relative: read the ratio columns. Every phase is bounded (timeout), a failed phase is reported
 # as FAILED in the table and makes the exit code 1. Output: BENCH lines (machine-readable) and a table.
@@ -25,7 +26,7 @@ duration=10 conns=4 streams=16 bulk=104857600 bulk_runs=3
 use_ngtcp2=1 use_quicgo=1 start_sample=0
 sample_dll="$root/samples/SampleSite/bin/Release/net10.0/SampleSite.dll"
 targets=()
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -148,12 +149,15 @@ if [ "$start_sample" = 1 ]; then
     echo "bench-h3: sample skipped: dotnet not found"; notes+=("sample: skipped (no dotnet)")
   else
     port=$(free_port)
-    (cd "$(dirname "$sample_dll")" && exec dotnet "$sample_dll" --urls "https://127.0.0.1:$port") >"$work/sample.log" 2>&1 &
+    # Kestrel's default certificate from configuration: the sample needs no dev certificate (it may ignore it).
+    (cd "$(dirname "$sample_dll")" && Kestrel__Certificates__Default__Path="$work/cert.pem" \
+      Kestrel__Certificates__Default__KeyPath="$work/key.pem" exec dotnet "$sample_dll" --urls "https://127.0.0.1:$port") \
+      >"$work/sample.log" 2>&1 &
     pids+=($!)
     if wait_ready "https://127.0.0.1:$port/hello" 60 "$!"; then
       add_server sample "https://127.0.0.1:$port/hello" "https://127.0.0.1:$port/bytes/$bulk"
     else
-      echo "bench-h3: sample did not answer https://127.0.0.1:$port/hello over HTTP/3 within 60 s; log:" >&2
+      echo "bench-h3: sample did not answer https://127.0.0.1:$port/hello over HTTP/3 (exited, or not within 60 s); log:" >&2
       tail -20 "$work/sample.log" >&2; notes+=("sample: did not start / no HTTP/3")
       names+=(sample); smalls+=(-); bulks+=(-)
     fi
