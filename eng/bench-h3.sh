@@ -13,11 +13,13 @@
 #   quic-go   artifacts/peers/bin/h3server: small = /hello, bulk = /bytes/BULK
 #   --target NAME=URLBASE   an already running server: small = URLBASE/hello, bulk = URLBASE/bytes/BULK
 #   --start-sample          dotnet samples/SampleSite/bin/Release/net10.0/SampleSite.dll --urls https://127.0.0.1:PORT
-#             (HTTP/3 on UDP PORT; Kestrel__Certificates__Default__Path/KeyPath point at the bench's P-256
-#             certificate); skipped with a message when the dll (or dotnet) is missing
+#             with Kestrel__EndpointDefaults__Protocols=Http1AndHttp2AndHttp3 (a --urls endpoint is Http1AndHttp2
+#             otherwise) and Kestrel__Certificates__Default__Path/KeyPath = the bench's P-256 certificate;
+#             HTTP/3 on UDP PORT; skipped with a message when the dll (or dotnet) is missing
 # The client is h3client (quic-go 0.29) with -insecure; client and servers share this machine's cores, so the
 # figures are relative: read the ratio columns. Every phase is bounded (timeout), a failed phase is reported
-# as FAILED in the table and makes the exit code 1. Output: BENCH lines (machine-readable) and a table.
+# as FAILED in the table and makes the exit code 1, as do failed load requests (the req/s figure is kept and
+# marked with *, the first error is shown). Output: BENCH lines (machine-readable) and a table.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/artifacts/peers/bin"
@@ -105,7 +107,7 @@ wait_ready() {
   return 1
 }
 
-names=() smalls=() bulks=() rps=() mbs=() notes=()
+names=() smalls=() bulks=() rps=() errs=() mbs=() notes=()
 add_server() { names+=("$1"); smalls+=("$2"); bulks+=("$3"); }
 
 if [ "$use_ngtcp2" = 1 ]; then
@@ -149,8 +151,10 @@ if [ "$start_sample" = 1 ]; then
     echo "bench-h3: sample skipped: dotnet not found"; notes+=("sample: skipped (no dotnet)")
   else
     port=$(free_port)
-    # Kestrel's default certificate from configuration: the sample needs no dev certificate (it may ignore it).
-    (cd "$(dirname "$sample_dll")" && Kestrel__Certificates__Default__Path="$work/cert.pem" \
+    # An endpoint from --urls gets Kestrel's default protocols (Http1AndHttp2: no HTTP/3, and the sample's startup
+    # check then aborts it), hence EndpointDefaults; the default certificate means no dev certificate is needed.
+    (cd "$(dirname "$sample_dll")" && Kestrel__EndpointDefaults__Protocols=Http1AndHttp2AndHttp3 \
+      Kestrel__Certificates__Default__Path="$work/cert.pem" \
       Kestrel__Certificates__Default__KeyPath="$work/key.pem" exec dotnet "$sample_dll" --urls "https://127.0.0.1:$port") \
       >"$work/sample.log" 2>&1 &
     pids+=($!)
@@ -180,12 +184,18 @@ echo "bench-h3: load ${conns}x${streams} for ${duration}s, bulk $bulk bytes x $b
 failed=0
 for i in "${!names[@]}"; do
   name=${names[$i]}
-  if [ "${smalls[$i]}" = - ]; then rps[$i]=FAILED; mbs[$i]=FAILED; failed=1; continue; fi
+  if [ "${smalls[$i]}" = - ]; then rps[$i]=FAILED; errs[$i]=-; mbs[$i]=FAILED; failed=1; continue; fi
   client "$work/load-$i.out" "$work/load-$i.err" timeout -k 5 $((duration + 40)) "$bin/h3client" load -insecure \
     -duration "${duration}s" -conns "$conns" -streams "$streams" -timeout 10s "${smalls[$i]}"
   out=$(cat "$work/load-$i.out")
-  if [[ "$out" =~ requests=([0-9]+)\ errors=([0-9]+).*rps=([0-9]+) ]] && [ "${BASH_REMATCH[2]}" = 0 ]; then
-    rps[$i]=${BASH_REMATCH[3]}
+  errs[$i]=0
+  if [[ "$out" =~ requests=([1-9][0-9]*)\ errors=([0-9]+).*rps=([0-9]+) ]]; then
+    rps[$i]=${BASH_REMATCH[3]} errs[$i]=${BASH_REMATCH[2]}
+    if [ "${errs[$i]}" != 0 ]; then
+      # Failed requests are a finding, not noise: keep the figure, flag it, fail the run.
+      failed=1
+      notes+=("$name: ${errs[$i]} of $((BASH_REMATCH[1] + errs[$i])) load requests failed; first: $(head -c 300 "$work/load-$i.err" | sed 's/^h3client: first error: //')")
+    fi
   else
     rps[$i]=FAILED; failed=1
     echo "bench-h3: $name load failed: ${out:-no output} $(head -c 300 "$work/load-$i.err")" >&2
@@ -206,7 +216,7 @@ for i in "${!names[@]}"; do
   else
     mbs[$i]=FAILED; failed=1
   fi
-  echo "BENCH server=$name rps=${rps[$i]} mbytes_per_s=${mbs[$i]} bulk_runs=$(IFS=,; echo "${results[*]:-}")"
+  echo "BENCH server=$name rps=${rps[$i]} errors=${errs[$i]} mbytes_per_s=${mbs[$i]} bulk_runs=$(IFS=,; echo "${results[*]:-}")"
 done
 
 # ratio A B: A/B with two decimals, or "-" when either is missing.
@@ -221,11 +231,15 @@ done
 echo
 printf '%-12s %9s %8s %11s %12s %11s %12s\n' server req/s MB/s "rps/ngtcp2" "rps/quic-go" "MBs/ngtcp2" "MBs/quic-go"
 for i in "${!names[@]}"; do
-  printf '%-12s %9s %8s %11s %12s %11s %12s\n' "${names[$i]}" "${rps[$i]}" "${mbs[$i]}" \
+  shown=${rps[$i]}; [ "${errs[$i]}" = 0 ] || [ "${errs[$i]}" = - ] || shown="$shown*"
+  printf '%-12s %9s %8s %11s %12s %11s %12s\n' "${names[$i]}" "$shown" "${mbs[$i]}" \
     "$(ratio "${rps[$i]}" "$ref_rps_ng")" "$(ratio "${rps[$i]}" "$ref_rps_qg")" \
     "$(ratio "${mbs[$i]}" "$ref_mb_ng")" "$(ratio "${mbs[$i]}" "$ref_mb_qg")"
 done
 echo "(MB = 2^20 bytes; req/s: ${conns} connections x ${streams} streams, ${duration} s; MB/s: median of ${bulk_runs} single-stream ${bulk}-byte downloads)"
 echo "(at the end: $(uptime | sed 's/.*load average/load average/'); other work on the machine lowers every figure)"
+for i in "${!names[@]}"; do
+  case "${errs[$i]}" in 0|-) ;; *) echo "* ${names[$i]}: ${errs[$i]} load requests failed (see the note)";; esac
+done
 for n in "${notes[@]}"; do echo "note: $n"; done
 exit $failed
