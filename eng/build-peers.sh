@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's own interop peer programs fully offline into artifacts/peers/bin/:
 #   <name>          test/interop/go/src/quicsteer/<name>: Go in GOPATH mode against Debian's quic-go 0.29
-#                   (/usr/share/gocode): handshake, hqclient, hqserver
+#                   (/usr/share/gocode): handshake, hqclient, hqserver, h3client, h3server (every directory)
 #   quinn-hqclient  test/interop/rust/hqclient: Rust against Debian's quinn 0.9 crate sources
 #                   (/usr/share/cargo/registry), with Debian's /usr/bin/cargo and /usr/bin/rustc (1.63), never a
 #                   rustup toolchain that may come first on PATH. First build ~5 min on 2 cores; the target

@@ -3,6 +3,7 @@
 # Idempotent: a machine that has them already does no apt work at all (no apt-get update either).
 #   ngtcp2-client / ngtcp2-server : gtlsclient / gtlsserver (ngtcp2 0.12, GnuTLS, nghttp3)
 #   golang-go + quic-go sources   : eng/build-peers.sh builds test/interop/go programs offline
+#   chromium                      : headless Chromium as a real-browser HTTP/3 client (test/interop/H3.md)
 #   openssl                       : handy for inspecting test certificates (tests use .NET's own)
 #   cargo + rustc (Debian, 1.63) and the quinn 0.9 / rustls 0.20 / tokio 1 crate sources in
 #   /usr/share/cargo/registry       : eng/build-peers.sh builds test/interop/rust/hqclient offline
@@ -19,6 +20,7 @@ command -v gtlsserver >/dev/null 2>&1 || need+=(ngtcp2-server)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -f "$quicgo/client.go" ] || need+=(golang-github-lucas-clemente-quic-go-dev)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x /usr/bin/cargo ] || need+=(cargo)
 [ -x /usr/bin/rustc ] || need+=(rustc)
 crate_present quinn-0.9. || need+=(librust-quinn-dev)
@@ -44,6 +46,7 @@ command -v gtlsserver >/dev/null 2>&1 || missing+=(gtlsserver)
 command -v go >/dev/null 2>&1 || missing+=(go)
 [ -f "$quicgo/client.go" ] || missing+=("$quicgo")
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/bin/cargo ] || missing+=(/usr/bin/cargo)
 [ -x /usr/bin/rustc ] || missing+=(/usr/bin/rustc)
 for crate in quinn-0.9. rustls-0.20. rustls-pemfile-1. tokio-1.; do
