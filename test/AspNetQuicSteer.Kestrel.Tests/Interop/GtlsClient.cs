@@ -85,8 +85,13 @@ internal static partial class GtlsClient
 
         await using PeerProcess process = PeerProcess.Start(gtlsclient, arguments, maxLifetime: options.MaxLifetime);
         int exitCode = await process.WaitForExitAsync(options.MaxLifetime + TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-        return new GtlsClientRun(exitCode, process.StandardErrorLines, process.Describe(60));
+        GtlsClientRun run = new(exitCode, process.StandardErrorLines, process.Describe(60));
+        run.SaveLog(process.Output);
+        return run;
     }
+
+    /// <summary>Where full gtlsclient logs go (the last lines also appear in assertion messages): artifacts/test-logs/kestrel-interop.</summary>
+    public static string LogDirectory => Path.Combine(InteropPeers.RepoRoot, "artifacts", "test-logs", "kestrel-interop");
 
     [GeneratedRegex(@"^http: stream 0x([0-9a-f]+) \[:status: (\d{3})\]$", RegexOptions.CultureInvariant)]
     internal static partial Regex StatusLine();
@@ -128,6 +133,24 @@ internal sealed class GtlsClientRun
 
     public int ExitCode { get; }
 
+    /// <summary>The file holding the whole log of this run.</summary>
+    public string? LogPath { get; private set; }
+
+    /// <summary>Writes the whole log to <see cref="GtlsClient.LogDirectory"/> (kept small: the newest 20 runs).</summary>
+    internal void SaveLog(string output)
+    {
+        Directory.CreateDirectory(GtlsClient.LogDirectory);
+        foreach (FileInfo old in new DirectoryInfo(GtlsClient.LogDirectory).GetFiles("gtlsclient-*.log")
+            .OrderByDescending(f => f.LastWriteTimeUtc).Skip(19))
+        {
+            old.Delete();
+        }
+
+        LogPath = Path.Combine(GtlsClient.LogDirectory,
+            FormattableString.Invariant($"gtlsclient-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}-{Environment.ProcessId}.log"));
+        File.WriteAllText(LogPath, output);
+    }
+
     /// <summary>gtlsclient's log (stderr).</summary>
     public IReadOnlyList<string> Lines { get; }
 
@@ -167,7 +190,7 @@ internal sealed class GtlsClientRun
     /// </summary>
     public void AssertAllOk(int requests, string serverDescription)
     {
-        string context = Description + serverDescription;
+        string context = Description + $"full log: {LogPath}\n" + serverDescription;
         Assert.True(ExitCode == 0, context);
         Assert.True(HandshakeCompleted && HandshakeConfirmed, "handshake not completed/confirmed\n" + context);
         Assert.True(Errors.Count == 0, "ngtcp2 errors: " + string.Join(" | ", Errors) + "\n" + context);
