@@ -11,6 +11,7 @@ namespace AspNetQuicSteer.Kestrel.Internal;
 internal sealed partial class QuicSteeringConnectionContext
 {
     private readonly Dictionary<ulong, QuicSteeringStreamContext> _streams = [];
+    private readonly List<QuicSteeringStreamContext> _waitingForCredit = [];
     private TaskCompletionSource? _streamsAvailable;
     private bool _tlsRequested;
     private bool _published;
@@ -48,6 +49,21 @@ internal sealed partial class QuicSteeringConnectionContext
         while (Quic.TryPollStreamEvent(out QuicStreamEvent e))
         {
             LoopOnStreamEvent(e);
+        }
+
+        // Streams whose last write was short resume as soon as the core has room, whichever way it was freed.
+        for (int i = _waitingForCredit.Count - 1; i >= 0; i--)
+        {
+            QuicSteeringStreamContext stream = _waitingForCredit[i];
+            if (!stream.IsWaitingForCredit)
+            {
+                _waitingForCredit.RemoveAt(i);
+            }
+            else if (stream.LoopHasCredit())
+            {
+                _waitingForCredit.RemoveAt(i);
+                stream.LoopOnWritable();
+            }
         }
 
         return true;
@@ -168,6 +184,11 @@ internal sealed partial class QuicSteeringConnectionContext
 
     internal void LoopForget(QuicSteeringStreamContext stream) => _streams.Remove(stream.QuicStreamId);
 
+    internal void LoopWaitForCredit(QuicSteeringStreamContext stream)
+    {
+        if (!_waitingForCredit.Contains(stream)) _waitingForCredit.Add(stream);
+    }
+
     private void LoopClose(ulong code, string reason)
     {
         if (_closed) return;
@@ -205,6 +226,7 @@ internal sealed partial class QuicSteeringConnectionContext
         _acceptedStreams.Writer.TryComplete(failure);
         foreach (QuicSteeringStreamContext stream in _streams.Values) stream.LoopOnConnectionClosed(failure);
         _streams.Clear();
+        _waitingForCredit.Clear();
         _streamsAvailable?.TrySetException(failure);
         _streamsAvailable = null;
         ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), _closedTokenSource, preferLocal: false);

@@ -162,10 +162,22 @@ internal sealed partial class QuicSteeringStreamContext
     {
         if (!_outputArmed) return;
         _outputArmed = false;
+        if (_outputDone)
+        {
+            // An abort completed the reader while this read was armed: nothing to take any more.
+            _pendingRead = default;
+            return;
+        }
+
         ValueTask<ReadResult> read = _pendingRead;
         _pendingRead = default;
         if (LoopTakeOutput(read)) LoopArmOutput();
     }
+
+    /// <summary>Waiting for send-buffer space (checked each turn besides the Writable event, which is edge-triggered).</summary>
+    internal bool IsWaitingForCredit => _waitingForCredit && !_outputDone;
+
+    internal bool LoopHasCredit() => _quic.GetWritableCapacity(QuicStreamId) > 0;
 
     /// <summary>Stream event Writable: the send buffer has room again.</summary>
     internal void LoopOnWritable()
@@ -185,6 +197,7 @@ internal sealed partial class QuicSteeringStreamContext
     /// <summary>Moves what fits into the QUIC send buffer; true to keep reading, false when blocked or finished.</summary>
     private bool LoopTakeOutput(ValueTask<ReadResult> read)
     {
+        if (_outputDone) return false;
         ReadResult result;
         try
         {
@@ -226,16 +239,19 @@ internal sealed partial class QuicSteeringStreamContext
             return false;
         }
 
-        _output.Reader.AdvanceTo(buffer.GetPosition(taken), buffer.End);
         if (taken < buffer.Length)
         {
+            // Examined only up to what was taken, so the next read returns the rest at once.
+            SequencePosition consumed = buffer.GetPosition(taken);
+            _output.Reader.AdvanceTo(consumed, consumed);
             // Flow control or the send buffer is full; the rest stays in the pipe (whose pause threshold then holds
             // Kestrel's writes) until the Writable event.
             _waitingForCredit = true;
+            _connection.LoopWaitForCredit(this);
             return false;
         }
 
-        if (result.IsCanceled) return true;
+        _output.Reader.AdvanceTo(buffer.End);
         return true;
     }
 
