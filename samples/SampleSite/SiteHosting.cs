@@ -47,9 +47,6 @@ internal static class SiteHosting
         bool defaultCertificateConfigured = builder.Configuration.GetSection("Kestrel:Certificates:Default").Exists();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // Kestrel 10's endpoint default is Http1AndHttp2 (ListenOptions.DefaultHttpProtocols): without this, --urls and
-            // Kestrel:Endpoints entries would get no HTTP/3. An endpoint's own "Protocols" setting still wins.
-            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http1AndHttp2AndHttp3);
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 if (https.ServerCertificate is null && https.ServerCertificateSelector is null && !defaultCertificateConfigured)

@@ -3,6 +3,7 @@ using AspNetQuicSteer.Hosting.Internal;
 using AspNetQuicSteer.Kestrel;
 using AspNetQuicSteer.Kestrel.Internal;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -25,6 +26,11 @@ public static class WebHostBuilderQuicSteeringExtensions
 
         // CreateSlimBuilder calls only UseKestrelCore; Kestrel binds HTTP/3 only with its HTTPS configuration service.
         builder.UseKestrelHttpsConfiguration();
+
+        // Kestrel 10's endpoint default is Http1AndHttp2 (ListenOptions.DefaultHttpProtocols): without this, --urls and
+        // Kestrel:Endpoints entries would get no HTTP/3 although the app asked for it. An endpoint's own Protocols (code
+        // or configuration) still wins, and a later ConfigureEndpointDefaults replaces this one.
+        builder.ConfigureKestrel(static kestrel => kestrel.ConfigureEndpointDefaults(static endpoint => endpoint.Protocols = HttpProtocols.Http1AndHttp2AndHttp3));
         builder.ConfigureServices((context, services) =>
         {
             OptionsBuilder<QuicSteeringOptions> options = services.AddOptions<QuicSteeringOptions>()

@@ -13,6 +13,7 @@ internal sealed partial class QuicSteeringConnectionContext
     private readonly Dictionary<ulong, QuicSteeringStreamContext> _streams = [];
     private readonly List<QuicSteeringStreamContext> _waitingForCredit = [];
     private TaskCompletionSource? _streamsAvailable;
+    private (ulong Code, string Reason, TimeSpan Deadline)? _pendingClose;
     private bool _tlsRequested;
     private bool _published;
     private bool _closed;
@@ -21,6 +22,12 @@ internal sealed partial class QuicSteeringConnectionContext
     internal bool LoopOnTurn(TimeSpan now)
     {
         if (_closed) return false;
+        if (_pendingClose is { } pending && (!Quic.HasUnacknowledgedStreamData || now >= pending.Deadline))
+        {
+            _pendingClose = null;
+            Quic.Close(now, pending.Code, pending.Reason);
+        }
+
         if (!_tlsRequested && Quic.Tls is TlsServerHandshake { IsAwaitingConfiguration: true, ClientHelloInfo: { } hello })
         {
             _tlsRequested = true;
@@ -189,14 +196,36 @@ internal sealed partial class QuicSteeringConnectionContext
         if (!_waitingForCredit.Contains(stream)) _waitingForCredit.Add(stream);
     }
 
+    /// <summary>
+    /// Kestrel's Abort: CONNECTION_CLOSE with its code. Kestrel writes its last GOAWAY (RFC 9114 §5.2) and aborts right
+    /// after, but a CONNECTION_CLOSE ends all sending (RFC 9000 §10.2), so the close waits until what the streams
+    /// already hold is acknowledged, bounded by <see cref="MaxCloseDelay"/>.
+    /// </summary>
     private void LoopClose(ulong code, string reason)
     {
-        if (_closed) return;
-        Quic.Close(_listener.Now, code, reason);
+        if (_closed || _pendingClose is not null) return;
+        TimeSpan now = _listener.Now;
+        if (Quic.State == QuicConnectionState.Connected && Quic.HasUnacknowledgedStreamData)
+        {
+            _pendingClose = (code, reason, now + MaxCloseDelay);
+            return;
+        }
+
+        Quic.Close(now, code, reason);
     }
 
-    /// <summary>Closes from the listener's side (dispose or handshake failure on shutdown).</summary>
-    internal void LoopCloseForShutdown() => LoopClose((ulong)Options.DefaultCloseErrorCode, "The server is shutting down.");
+    internal static readonly TimeSpan MaxCloseDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>A close Kestrel asked for waits for stream data to be acknowledged.</summary>
+    internal bool LoopHasPendingClose => _pendingClose is not null && !_closed;
+
+    /// <summary>Closes from the listener's side (dispose, or a handshake nobody will accept) at once.</summary>
+    internal void LoopCloseForShutdown()
+    {
+        if (_closed) return;
+        _pendingClose = null;
+        Quic.Close(_listener.Now, (ulong)Options.DefaultCloseErrorCode, "The server is shutting down.");
+    }
 
     /// <summary>
     /// The core reached the closed state. A close the peer started surfaces as <see cref="ConnectionResetException"/>

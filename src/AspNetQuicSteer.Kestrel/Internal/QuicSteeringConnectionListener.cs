@@ -129,7 +129,15 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
         await UnbindAsync().ConfigureAwait(false);
         try
         {
-            // Whatever Kestrel left open gets CONNECTION_CLOSE, flushed by the next turn, before the socket goes.
+            // Closes Kestrel already asked for finish first (their last GOAWAY is delivered, bounded), then whatever
+            // is left gets CONNECTION_CLOSE, flushed by the next turn, before the socket goes.
+            DateTime deadline = DateTime.UtcNow + QuicSteeringConnectionContext.MaxCloseDelay + TimeSpan.FromMilliseconds(100);
+            while (DateTime.UtcNow < deadline && await _driver.InvokeAsync(() => _connections.Exists(static c => c.LoopHasPendingClose))
+                       .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+
             await _driver.InvokeAsync(() =>
             {
                 foreach (QuicSteeringConnectionContext connection in _connections) connection.LoopCloseForShutdown();

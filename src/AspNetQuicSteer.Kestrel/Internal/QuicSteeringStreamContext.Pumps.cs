@@ -30,6 +30,8 @@ internal sealed partial class QuicSteeringStreamContext
     private bool _waitingForCredit;
     private bool _sendDone;
     private bool _released;
+    private Http3GoAwayRewriter _goAwayRewriter;
+    private byte[]? _controlScratch;
 
     // ---- QUIC → Kestrel (request bodies, inbound unidirectional streams) ----
 
@@ -225,7 +227,7 @@ internal sealed partial class QuicSteeringStreamContext
         long taken = 0;
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
-            int accepted = _quic.WriteStream(QuicStreamId, segment.Span, fin: false);
+            int accepted = IsLocalUnidirectional ? LoopWriteControl(segment.Span) : _quic.WriteStream(QuicStreamId, segment.Span, fin: false);
             taken += accepted;
             if (accepted < segment.Length) break;
         }
@@ -253,6 +255,19 @@ internal sealed partial class QuicSteeringStreamContext
 
         _output.Reader.AdvanceTo(buffer.End);
         return true;
+    }
+
+    /// <summary>Kestrel's control stream passes through <see cref="Http3GoAwayRewriter"/> (a few bytes per connection).</summary>
+    private int LoopWriteControl(ReadOnlySpan<byte> data)
+    {
+        if (_controlScratch is null || _controlScratch.Length < data.Length) _controlScratch = new byte[Math.Max(256, data.Length)];
+        Span<byte> scratch = _controlScratch.AsSpan(0, data.Length);
+        data.CopyTo(scratch);
+        Http3GoAwayRewriter probe = _goAwayRewriter;
+        probe.Process(scratch);
+        int accepted = _quic.WriteStream(QuicStreamId, scratch, fin: false);
+        _goAwayRewriter.Process(scratch[..accepted]);
+        return accepted;
     }
 
     private void LoopCompleteOutput()

@@ -41,4 +41,7 @@ internal sealed partial class QuicConnection
     public bool TryGetPeerResetCode(ulong streamId, out ulong errorCode) => _streams.TryGetPeerResetCode(streamId, out errorCode);
 
     public int StreamCount => _streams.StreamCount;
+
+    /// <summary>Stream bytes (or a FIN) written but not yet acknowledged, on streams not reset (RFC 9000 §3.1 "Send"/"Data Sent").</summary>
+    public bool HasUnacknowledgedStreamData => _streams.HasUnacknowledgedData;
 }

@@ -77,6 +77,20 @@ internal sealed partial class QuicStreamManager
     /// <summary>Streams whose state is held (opened and not yet released).</summary>
     public int StreamCount => _streams.Count;
 
+    /// <summary>True while some stream that is not reset has bytes or a FIN written and not yet acknowledged.</summary>
+    public bool HasUnacknowledgedData
+    {
+        get
+        {
+            foreach (ManagedStream stream in _streams.Values)
+            {
+                if (stream.Send is { IsReset: false } send && (send.Buffered > 0 || (send.FinWritten && !send.FinAcked))) return true;
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Bytes of new stream data sent on all streams (counted against the peer's MAX_DATA).</summary>
     public ulong SentData => _sentData;
 

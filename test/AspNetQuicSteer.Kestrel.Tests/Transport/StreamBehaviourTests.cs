@@ -104,7 +104,7 @@ public sealed class StreamBehaviourTests : IDisposable
     [Fact]
     public async Task ApplicationThatDoesNotRead_StopsTheClientByFlowControl()
     {
-        const int bodyLength = 40 * 1024 * 1024;
+        const int bodyLength = 28_000_000; // below Kestrel's default MaxRequestBodySize (30,000,000)
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using TransportTestHost host = await TransportTestHost.StartAsync(lo => lo.UseHttps(_certificate.Certificate), app =>
             app.MapPost("/slow-reader", async (HttpContext c) =>
@@ -139,13 +139,15 @@ public sealed class StreamBehaviourTests : IDisposable
         }
 
         // Bounded by Kestrel's unread buffer (MaxReadBufferSize, 1 MiB) plus the stream receive window the server
-        // granted, which only grows while the application reads (at most 16 MiB): far below the 40 MiB offered.
+        // granted, which only grows while the application reads (at most 16 MiB): well below the 28 MB offered.
         long sentWhilePaused = await client.InvokeAsync(c => c.Stats.BytesSent);
+        gate.SetResult();
         Assert.InRange(sentWhilePaused, 1, 20L * 1024 * 1024);
 
-        gate.SetResult();
+        DateTime uploadDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (written < bodyLength)
         {
+            Assert.True(DateTime.UtcNow < uploadDeadline, $"Upload stuck at {written} of {bodyLength} bytes after the application started reading.");
             written += await client.InvokeAsync(c =>
                 c.WriteStream(stream, chunk.AsSpan(0, (int)Math.Min(chunk.Length, bodyLength - written)), fin: written + chunk.Length >= bodyLength));
             await Task.Delay(1, TestContext.Current.CancellationToken);
