@@ -27,10 +27,6 @@ public static class WebHostBuilderQuicSteeringExtensions
         // CreateSlimBuilder calls only UseKestrelCore; Kestrel binds HTTP/3 only with its HTTPS configuration service.
         builder.UseKestrelHttpsConfiguration();
 
-        // Kestrel 10's endpoint default is Http1AndHttp2 (ListenOptions.DefaultHttpProtocols): without this, --urls and
-        // Kestrel:Endpoints entries would get no HTTP/3 although the app asked for it. An endpoint's own Protocols (code
-        // or configuration) still wins, and a later ConfigureEndpointDefaults replaces this one.
-        builder.ConfigureKestrel(static kestrel => kestrel.ConfigureEndpointDefaults(static endpoint => endpoint.Protocols = HttpProtocols.Http1AndHttp2AndHttp3));
         builder.ConfigureServices((context, services) =>
         {
             OptionsBuilder<QuicSteeringOptions> options = services.AddOptions<QuicSteeringOptions>()
@@ -40,6 +36,17 @@ public static class WebHostBuilderQuicSteeringExtensions
             services.TryAddSingleton<IOptions<QuicSteeringTransportOptions>>(
                 static sp => Options.Create(sp.GetRequiredService<IOptions<QuicSteeringOptions>>().Value.Transport));
             services.TryAddSingleton<QuicSteeringMetrics>();
+            services.TryAddSingleton<Http3EndpointRegistry>();
+
+            // Kestrel 10's endpoint default is Http1AndHttp2 (ListenOptions.DefaultHttpProtocols): without this, --urls and
+            // Kestrel:Endpoints entries would get no HTTP/3 although the app asked for it. An endpoint's own Protocols
+            // (code or configuration) still wins; a later ConfigureEndpointDefaults replaces this one (and its records).
+            services.AddOptions<KestrelServerOptions>().Configure<Http3EndpointRegistry>(static (kestrel, registry) =>
+                kestrel.ConfigureEndpointDefaults(endpoint =>
+                {
+                    endpoint.Protocols = HttpProtocols.Http1AndHttp2AndHttp3;
+                    registry.Add(endpoint);
+                }));
             AddTransportFactory(services);
             services.AddHostedService<Http3StartupCheck>();
         });

@@ -303,7 +303,12 @@ internal sealed partial class QuicSteeringStreamContext
 
     private void LoopAbortRead(ulong code, ConnectionAbortedException? abortReason)
     {
-        if (CanRead && !_inputDone && !_released)
+        // Kestrel ends a connection by aborting the client's control and QPACK streams with H3_NO_ERROR, then closing.
+        // STOP_SENDING on those would make the client close with H3_CLOSED_CRITICAL_STREAM (RFC 9114 §6.2.1) before
+        // our CONNECTION_CLOSE arrives: leave them to the connection close. Other codes (e.g. H3_STREAM_CREATION_ERROR
+        // for an unknown stream type, §6.2.3) are sent.
+        bool endingCriticalStream = !CanWrite && code == 0x100;
+        if (CanRead && !_inputDone && !_released && !endingCriticalStream)
         {
             _quic.StopSending(QuicStreamId, code);
         }
