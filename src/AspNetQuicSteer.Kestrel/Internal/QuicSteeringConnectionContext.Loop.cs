@@ -248,7 +248,7 @@ internal sealed partial class QuicSteeringConnectionContext
 
         QuicSteeringLog.ConnectionClosed(Logger, ConnectionId, error is { IsLocal: false } ? "peer" : "server",
             error is { IsApplicationError: true } ? "application" : "transport", error?.ErrorCode ?? 0, error?.Reason ?? string.Empty,
-            Quic.Stats.PacketsSent, Quic.Stats.PacketsLost);
+            Quic.Stats.PacketsSent, Quic.Stats.PacketsLost, Quic.CongestionWindow, Quic.Rtt.SmoothedRtt.TotalMilliseconds, Quic.Rtt.MinRtt.TotalMilliseconds);
         _listener.Metrics.ConnectionClosed(Quic.Stats, handshakeCompleted: _published);
         if (!_published && error is not null) QuicSteeringLog.HandshakeFailed(Logger, ConnectionId, error.ToString());
 

@@ -151,7 +151,8 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
 
         int remaining = _connections.Count;
         await _driver.StopAsync().ConfigureAwait(false);
-        QuicSteeringLog.ListenerDisposed(Logger, BoundEndPoint, remaining, _driver.DatagramsReceived, _driver.DatagramsSent);
+        QuicSteeringLog.ListenerDisposed(Logger, BoundEndPoint, remaining, _driver.DatagramsReceived, _driver.Socket.ReceiveCalls,
+            _driver.DatagramsSent, _driver.Socket.SendCalls, _driver.Turns);
         Metrics.RemoveListener(this);
         _driver.Dispose();
         _factory.OnListenerDisposed(this);

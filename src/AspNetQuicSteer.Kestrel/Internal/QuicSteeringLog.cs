@@ -12,8 +12,8 @@ internal static partial class QuicSteeringLog
     [LoggerMessage(2, LogLevel.Debug, "Listener on {EndPoint} unbound: new connections are refused, existing ones continue.", EventName = "ListenerUnbound")]
     public static partial void ListenerUnbound(ILogger logger, EndPoint endPoint);
 
-    [LoggerMessage(3, LogLevel.Debug, "Listener on {EndPoint} disposed ({Connections} connections left, {Datagrams} datagrams in, {DatagramsSent} out).", EventName = "ListenerDisposed")]
-    public static partial void ListenerDisposed(ILogger logger, EndPoint endPoint, int connections, long datagrams, long datagramsSent);
+    [LoggerMessage(3, LogLevel.Debug, "Listener on {EndPoint} disposed ({Connections} connections left; {Datagrams} datagrams in by {ReceiveCalls} receive calls, {DatagramsSent} out by {SendCalls} send calls, {Turns} loop turns).", EventName = "ListenerDisposed")]
+    public static partial void ListenerDisposed(ILogger logger, EndPoint endPoint, int connections, long datagrams, long receiveCalls, long datagramsSent, long sendCalls, long turns);
 
     [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint} started its handshake.", EventName = "ConnectionStarted")]
     public static partial void ConnectionStarted(ILogger logger, string connectionId, EndPoint remoteEndPoint);
@@ -27,8 +27,9 @@ internal static partial class QuicSteeringLog
     [LoggerMessage(7, LogLevel.Warning, "Connection {ConnectionId}: choosing the TLS configuration for SNI '{ServerName}' failed.", EventName = "TlsSelectionFailed")]
     public static partial void TlsSelectionFailed(ILogger logger, string connectionId, string? serverName, Exception exception);
 
-    [LoggerMessage(8, LogLevel.Debug, "Connection {ConnectionId} closed by {Closer}: {ErrorKind} 0x{ErrorCode:x} '{Reason}' ({PacketsSent} packets out, {PacketsLost} lost).", EventName = "ConnectionClosed")]
-    public static partial void ConnectionClosed(ILogger logger, string connectionId, string closer, string errorKind, ulong errorCode, string reason, long packetsSent, long packetsLost);
+    [LoggerMessage(8, LogLevel.Debug, "Connection {ConnectionId} closed by {Closer}: {ErrorKind} 0x{ErrorCode:x} '{Reason}' ({PacketsSent} packets out, {PacketsLost} lost, cwnd {CongestionWindow} B, srtt {SmoothedRttMs} ms, min rtt {MinRttMs} ms).", EventName = "ConnectionClosed")]
+    public static partial void ConnectionClosed(ILogger logger, string connectionId, string closer, string errorKind, ulong errorCode, string reason, long packetsSent, long packetsLost,
+        long? congestionWindow, double smoothedRttMs, double minRttMs);
 
     [LoggerMessage(9, LogLevel.Debug, "Connection {ConnectionId} aborted by the application with 0x{ErrorCode:x}: {Reason}", EventName = "ConnectionAborted")]
     public static partial void ConnectionAborted(ILogger logger, string connectionId, long errorCode, string reason);

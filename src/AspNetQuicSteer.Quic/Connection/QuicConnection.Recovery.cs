@@ -22,6 +22,9 @@ internal sealed partial class QuicConnection
     /// <summary>The path's congestion controller (RFC 9002 §7); null runs without congestion control (tests only).</summary>
     private ICongestionController? Congestion { get; set; }
 
+    /// <summary>The congestion window in bytes (RFC 9002 §7), or null without congestion control; for diagnostics.</summary>
+    public long? CongestionWindow => Congestion?.CongestionWindow;
+
     private void OnPacketSent(TimeSpan now, PacketNumberSpace space, SentPacket sent)
     {
         space.Sent.CommitPacket(sent);

@@ -77,6 +77,27 @@ public sealed class PacerTests
         Assert.Equal(Ms(40), times[2]);
     }
 
+    // RFC 9002 §7.7 ("a sender with knowledge that the path can absorb larger bursts MAY use a higher limit"): at a high
+    // measured rate the bucket holds 2 ms of it (so an I/O loop's wake-up rate does not cap throughput), at most 128
+    // datagrams and never more than the window; at a low rate the initial window stays the limit.
+    [Fact]
+    public void FastPathsGetTwoMillisecondsOfRateAsBurst()
+    {
+        var pacer = new Pacer(Ms(0), Mss, CongestionWindows.InitialWindow(Mss));
+
+        // 1.25 * 1,000,000 B / 10 ms = 125 kB/ms: 2 ms is 250 kB, above the 128-datagram cap (153,600 B).
+        Assert.Equal(128L * Mss, pacer.Capacity(1_000_000, Ms(10)));
+
+        // 1.25 * 96,000 B / 10 ms = 12 kB/ms: 2 ms is 24,000 B (20 datagrams), above the initial window (12,000 B).
+        Assert.Equal(24_000, pacer.Capacity(96_000, Ms(10)));
+
+        // 1.25 * 48,000 B / 100 ms = 600 B/ms: 2 ms is 1,200 B; the initial window (12,000 B) stays the limit.
+        Assert.Equal(CongestionWindows.InitialWindow(Mss), pacer.Capacity(48_000, Ms(100)));
+
+        // Never more than the window.
+        Assert.Equal(20_000, pacer.Capacity(20_000, Ms(0.1)));
+    }
+
     // Polling very often loses no rate to rounding: only whole accrued bytes advance the refill clock.
     [Fact]
     public void FrequentPollingDoesNotSlowThePace()

@@ -15,6 +15,15 @@ internal sealed class Pacer
     /// <summary>Tokens are counted in 2^-20 byte so frequent refills lose no rate to rounding.</summary>
     private const int TokenScale = 1 << 20;
 
+    /// <summary>
+    /// Bursts may also cover this much time at the pacing rate: an I/O loop cannot wake every few microseconds, and
+    /// with only the initial window per wake-up a fast path would be limited by the wake-up rate, not by congestion.
+    /// </summary>
+    internal static readonly TimeSpan BurstInterval = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Upper bound of a rate-based burst, in datagrams (one GSO send carries up to 64).</summary>
+    internal const int MaxBurstDatagrams = 128;
+
     private long _burstLimit;
     private int _maxDatagramSize;
     private long _scaledTokens;
@@ -38,6 +47,26 @@ internal sealed class Pacer
     public long Capacity(long congestionWindow)
         => Math.Max(_maxDatagramSize, Math.Min(_burstLimit, congestionWindow));
 
+    /// <summary>
+    /// The bucket size at a pacing rate: the larger of the burst limit and <see cref="BurstInterval"/> worth of the
+    /// rate (at most <see cref="MaxBurstDatagrams"/>), at least one datagram, never more than the window. RFC 9002 §7.7
+    /// limits bursts to the initial window unless the sender knows the path absorbs larger ones ("MAY use a higher
+    /// limit"); a rate this high was measured on this path.
+    /// </summary>
+    public long Capacity(long congestionWindow, TimeSpan smoothedRtt)
+    {
+        long limit = _burstLimit;
+        if (smoothedRtt > TimeSpan.Zero)
+        {
+            Int128 rateBurst = (Int128)congestionWindow * RateNumerator * BurstInterval.Ticks / ((Int128)smoothedRtt.Ticks * RateDenominator);
+            long cap = (long)MaxBurstDatagrams * _maxDatagramSize;
+            long burst = rateBurst >= cap ? cap : (long)rateBurst;
+            if (burst > limit) limit = burst;
+        }
+
+        return Math.Max(_maxDatagramSize, Math.Min(limit, congestionWindow));
+    }
+
     /// <summary>The path's datagram size (and so the burst limit) changed.</summary>
     public void OnMaxDatagramSizeChanged(int maxDatagramSize, long burstLimit)
     {
@@ -56,7 +85,7 @@ internal sealed class Pacer
     /// </summary>
     public TimeSpan NextSendTime(TimeSpan now, int bytes, long congestionWindow, TimeSpan smoothedRtt)
     {
-        long scaledCapacity = Capacity(congestionWindow) * TokenScale;
+        long scaledCapacity = Capacity(congestionWindow, smoothedRtt) * TokenScale;
         if (_scaledTokens > scaledCapacity) _scaledTokens = scaledCapacity;
 
         if (smoothedRtt <= TimeSpan.Zero || congestionWindow <= 0)
