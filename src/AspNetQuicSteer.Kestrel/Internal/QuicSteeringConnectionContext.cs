@@ -81,12 +81,7 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
     public long Error
     {
         get => Interlocked.Read(ref _error);
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, -1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (1L << 62) - 1);
-            Interlocked.Exchange(ref _error, value);
-        }
+        set => ProtocolErrorCode.Set(ref _error, value);
     }
 
     public X509Certificate2? ClientCertificate { get; set; }

@@ -89,13 +89,7 @@ internal sealed partial class QuicSteeringStreamContext : ConnectionContext,
     public long Error
     {
         get => Interlocked.Read(ref _error);
-        set
-        {
-            // RFC 9000 §16: application error codes are varints; -1 means "not set".
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, -1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (1L << 62) - 1);
-            Interlocked.Exchange(ref _error, value);
-        }
+        set => ProtocolErrorCode.Set(ref _error, value);
     }
 
     public override string ConnectionId
