@@ -8,7 +8,8 @@
 //! Flags (Go style, one dash): -out DIR, -insecure | -ca FILE, -sni NAME, -addr HOST:PORT, -timeout 10s,
 //! -parallel N (0: all at once), -mode multiplex|sequential|multiconnect|resumption|zerortt,
 //! -keyupdate (force one key update right after the handshake, before the requests),
-//! -rebind-after 50ms (switch the client to a new UDP socket / local port once, mid-run), -v.
+//! -rebind-after 50ms (switch the client to a new UDP socket / local port once, that long after the first
+//! handshake completed), -v.
 //!
 //! Output (stdout):
 //!     FILE /a bytes=1024 conn=1                       per completed download
@@ -55,6 +56,9 @@ struct Totals {
     zero_rtt: AtomicU64,
     key_updates: AtomicU64,
     rebinds: AtomicU64,
+    /// Set once a handshake completed: -rebind-after counts from then (RFC 9000 §9: a client must not migrate before
+    /// the handshake is confirmed, and a slow handshake on a loaded machine must not turn into an early rebind).
+    established: AtomicBool,
     lost_packets: AtomicU64,
     transfer_ms: AtomicU64,
     alpn: Mutex<String>,
@@ -323,6 +327,7 @@ async fn connect(
     } else {
         connecting.await.map_err(|e| format!("handshake {number}: {e}"))?
     };
+    totals.established.store(true, Ordering::SeqCst);
     Ok((conn, number))
 }
 
@@ -369,6 +374,9 @@ async fn run(options: &Options, totals: Arc<Totals>, start: Instant) -> Result<(
     if let Some(delay) = options.rebind_after {
         let (endpoint, totals, verbose) = (endpoint.clone(), totals.clone(), options.verbose);
         tokio::spawn(async move {
+            while !totals.established.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             tokio::time::sleep(delay).await;
             match UdpSocket::bind(bind).and_then(|socket| endpoint.rebind(socket)) {
                 Ok(()) => {
