@@ -63,15 +63,18 @@ public static class WebHostBuilderQuicSteeringExtensions
         {
             ServiceDescriptor descriptor = services[i];
             if (descriptor.ServiceType != typeof(IMultiplexedConnectionListenerFactory)) continue;
-            if (descriptor.ImplementationType?.FullName == BuiltInQuicFactoryName || IsOurs(descriptor)) services.RemoveAt(i);
+            if (descriptor.ImplementationType?.FullName == BuiltInQuicFactoryName || descriptor.ImplementationFactory == s_resolveFactory)
+            {
+                services.RemoveAt(i);
+            }
         }
 
         services.TryAddSingleton<QuicSteeringTransportFactory>();
-        services.AddSingleton<IMultiplexedConnectionListenerFactory>(static sp => sp.GetRequiredService<QuicSteeringTransportFactory>());
+        services.AddSingleton(typeof(IMultiplexedConnectionListenerFactory), s_resolveFactory);
     }
 
-    private const string BuiltInQuicFactoryName = "Microsoft.AspNetCore.Server.Kestrel.Transport.Quic.QuicTransportFactory";
+    /// <summary>One delegate instance, so a repeated registration is recognised (delegate equality) and replaced.</summary>
+    private static readonly Func<IServiceProvider, object> s_resolveFactory = static sp => sp.GetRequiredService<QuicSteeringTransportFactory>();
 
-    private static bool IsOurs(ServiceDescriptor descriptor)
-        => descriptor.ImplementationFactory?.Method.DeclaringType == typeof(WebHostBuilderQuicSteeringExtensions);
+    private const string BuiltInQuicFactoryName = "Microsoft.AspNetCore.Server.Kestrel.Transport.Quic.QuicTransportFactory";
 }

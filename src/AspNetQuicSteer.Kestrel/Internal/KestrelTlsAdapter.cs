@@ -10,10 +10,8 @@ namespace AspNetQuicSteer.Kestrel.Internal;
 /// </summary>
 internal static class KestrelTlsAdapter
 {
-    /// <summary>HTTP/3's ALPN token (RFC 9114 §3.1).</summary>
-    public static readonly SslApplicationProtocol Http3 = SslApplicationProtocol.Http3;
-
-    private static readonly IReadOnlyList<SslApplicationProtocol> s_http3Only = [Http3];
+    /// <summary>HTTP/3's ALPN token (RFC 9114 §3.1), the only one offered.</summary>
+    private static readonly IReadOnlyList<SslApplicationProtocol> s_http3Only = [SslApplicationProtocol.Http3];
 
     public static TlsServerOptions Create(SslServerAuthenticationOptions ssl, string? serverName, ReadOnlyMemory<byte> transportParameters, object sender)
     {

@@ -21,7 +21,6 @@ internal sealed class QuicSteeringMetrics : IDisposable
     private readonly Histogram<double> _handshakeDuration;
     private readonly Counter<long> _streams;
     private readonly Counter<long> _packetsLost;
-    private long _closedPacketsLost;
 
     public QuicSteeringMetrics(IMeterFactory meterFactory)
     {
@@ -41,8 +40,6 @@ internal sealed class QuicSteeringMetrics : IDisposable
         _meter.CreateObservableCounter("quicsteer.syscalls.receive", () => Sum(static l => l.Driver.Socket.ReceiveCalls), "{call}", "Receive system calls (recvmmsg batches).");
         _meter.CreateObservableCounter("quicsteer.syscalls.send", () => Sum(static l => l.Driver.Socket.SendCalls), "{call}", "Send system calls (sendmmsg batches).");
     }
-
-    public long TotalPacketsLost => Interlocked.Read(ref _closedPacketsLost);
 
     public void AddListener(QuicSteeringConnectionListener listener)
     {
@@ -70,11 +67,7 @@ internal sealed class QuicSteeringMetrics : IDisposable
     {
         _activeConnections.Add(-1);
         if (!handshakeCompleted) _failedHandshakes.Add(1);
-        if (stats.PacketsLost > 0)
-        {
-            _packetsLost.Add(stats.PacketsLost);
-            Interlocked.Add(ref _closedPacketsLost, stats.PacketsLost);
-        }
+        if (stats.PacketsLost > 0) _packetsLost.Add(stats.PacketsLost);
     }
 
     public void StreamOpened(bool bidirectional, bool inbound)

@@ -1,6 +1,7 @@
 using System.Net;
 using AspNetQuicSteer.Quic.Tests.Interop;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -29,6 +30,20 @@ public sealed class ConfigurationTests
 
         Assert.True(output.Status(0) == 200, output.Description);
         Assert.Equal("ok HTTP/3\n", await File.ReadAllTextAsync(downloads.Combine("index.html"), Cancellation));
+    }
+
+    /// <summary>Calling UseQuicSteering() twice registers our multiplexed factory once (and never Kestrel's own).</summary>
+    [Fact]
+    public void UseQuicSteering_twice_registers_one_factory()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseQuicSteering();
+        builder.WebHost.UseQuicSteering();
+        using WebApplication app = builder.Build();
+
+        Microsoft.AspNetCore.Connections.IMultiplexedConnectionListenerFactory factory =
+            Assert.Single(app.Services.GetServices<Microsoft.AspNetCore.Connections.IMultiplexedConnectionListenerFactory>());
+        Assert.IsType<QuicSteeringTransportFactory>(factory);
     }
 
     /// <summary>
