@@ -23,4 +23,6 @@ if needs_build; then
   echo "eng/run.sh: building samples/SampleSite (Release)..." >&2
   dotnet build "$project" -c Release -v quiet -nologo >&2
 fi
-exec dotnet "$dll" "$@"
+# The content root is the build output, where appsettings.json is (log levels of the ASP.NET Core template); a
+# --contentRoot of your own comes later and wins. Relative paths in options resolve against it.
+exec dotnet "$dll" --contentRoot "$(dirname "$dll")" "$@"
