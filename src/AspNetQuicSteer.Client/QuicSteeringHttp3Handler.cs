@@ -1,11 +1,18 @@
+using AspNetQuicSteer.Client.Internal;
+
 namespace AspNetQuicSteer.Client;
 
 /// <summary>
 /// An <see cref="HttpMessageHandler"/> that speaks HTTP/3 (RFC 9114) on the project's managed QUIC stack, so it needs
-/// no libmsquic. Every request goes over HTTP/3 to the request URI's origin (https only).
+/// no libmsquic. Every request goes over HTTP/3 to its URI's origin (https only); connections are pooled per origin
+/// and carry many concurrent requests. A request the server provably did not process (above its GOAWAY, or refused
+/// with H3_REQUEST_REJECTED) is sent again on a new connection, so a server that restarts gracefully loses none.
+/// Failures are <see cref="Http3RequestException"/> subtypes: handshake, protocol, connection reset, timeout.
 /// </summary>
 public sealed class QuicSteeringHttp3Handler : HttpMessageHandler
 {
+    private readonly Http3ClientHandlerCore _core;
+
     public QuicSteeringHttp3Handler()
         : this(new QuicSteeringHttp3HandlerOptions())
     {
@@ -14,14 +21,58 @@ public sealed class QuicSteeringHttp3Handler : HttpMessageHandler
     public QuicSteeringHttp3Handler(QuicSteeringHttp3HandlerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Options = options;
+        _core = new Http3ClientHandlerCore(options);
     }
 
-    internal QuicSteeringHttp3HandlerOptions Options { get; }
-
     /// <summary>Counters since the handler was created.</summary>
-    public QuicSteeringHttp3HandlerStatistics GetStatistics() => throw new NotImplementedException();
+    public QuicSteeringHttp3HandlerStatistics GetStatistics() => _core.Counters.Snapshot();
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        => throw new NotImplementedException();
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+        => SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Uri uri = request.RequestUri ?? throw new InvalidOperationException("The request has no URI.");
+        if (!uri.IsAbsoluteUri || !string.Equals(uri.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new NotSupportedException($"HTTP/3 needs an absolute https URI (RFC 9114 §3.1); got '{uri}'.");
+        }
+
+        if (request.Method == HttpMethod.Connect) throw new NotSupportedException("CONNECT is not supported by this handler.");
+
+        Http3ConnectionPool pool = _core.GetPool(uri);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Http3ClientConnection connection = await pool.RentAsync(request, cancellationToken).ConfigureAwait(false);
+                HttpResponseMessage response = await connection.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref _core.Counters.RequestsCompleted);
+                return response;
+            }
+            catch (Http3RetryableException retry) when (attempt < _core.Options.MaxRetries && !cancellationToken.IsCancellationRequested)
+            {
+                // RFC 9114 §5.2 / §4.1.1: the server did not process the request; another connection may.
+                Interlocked.Increment(ref _core.Counters.RequestsRetried);
+                QuicSteeringClientLog.RequestRetried(_core.Logger, request.Method.Method, uri, attempt + 1, retry.Message);
+            }
+            catch (Http3RetryableException retry)
+            {
+                Interlocked.Increment(ref _core.Counters.RequestsFailed);
+                throw retry.Final;
+            }
+            catch
+            {
+                Interlocked.Increment(ref _core.Counters.RequestsFailed);
+                throw;
+            }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _core.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        base.Dispose(disposing);
+    }
 }

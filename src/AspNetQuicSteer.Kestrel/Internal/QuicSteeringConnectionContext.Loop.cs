@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Connections;
 
 namespace AspNetQuicSteer.Kestrel.Internal;
 
-/// <summary>The connection's work on the listener's loop thread: TLS hand-off, events, stream dispatch, close.</summary>
+/// <summary>The connection's work on its loop's thread: TLS hand-off, events, stream dispatch, close.</summary>
 internal sealed partial class QuicSteeringConnectionContext
 {
     private readonly Dictionary<ulong, QuicSteeringStreamContext> _streams = [];
@@ -83,7 +83,7 @@ internal sealed partial class QuicSteeringConnectionContext
     /// </summary>
     private void StartTlsSelection(TlsClientHelloInfo hello)
     {
-        TlsConnectionCallbackOptions tls = _listener.TlsOptions;
+        TlsConnectionCallbackOptions tls = _loop.TlsOptions ?? throw new InvalidOperationException("A server connection needs Kestrel's TLS options.");
         ReadOnlyMemory<byte> transportParameters = Quic.EncodedLocalTransportParameters;
         _ = Task.Run(async () =>
         {
@@ -105,13 +105,13 @@ internal sealed partial class QuicSteeringConnectionContext
 #pragma warning restore CA1031
             {
                 QuicSteeringLog.TlsSelectionFailed(Logger, ConnectionId, hello.ServerName, ex);
-                Post(() => Quic.AbortHandshake(_listener.Now, "No TLS configuration for this connection."));
+                Post(() => Quic.AbortHandshake(_loop.Now, "No TLS configuration for this connection."));
                 return;
             }
 
             Post(() =>
             {
-                if (!Quic.TryConfigureServerTls(_listener.Now, options) && Quic.CloseError is { } error)
+                if (!Quic.TryConfigureServerTls(_loop.Now, options) && Quic.CloseError is { } error)
                 {
                     QuicSteeringLog.HandshakeFailed(Logger, ConnectionId, error.ToString());
                 }
@@ -124,9 +124,9 @@ internal sealed partial class QuicSteeringConnectionContext
         IQuicTlsSession tls = Quic.Tls;
         ClientCertificate = tls.PeerCertificate;
         QuicSteeringLog.HandshakeCompleted(Logger, ConnectionId, tls.ServerName, tls.CipherSuite?.ToString(), Quic.Rtt.SmoothedRtt.TotalMilliseconds);
-        _listener.Metrics.HandshakeCompleted(_listener.Now - StartedAt);
+        _loop.Metrics?.HandshakeCompleted(_loop.Now - StartedAt);
         _published = true;
-        _listener.LoopPublish(this);
+        _loop.LoopPublish(this);
     }
 
     private void LoopOnStreamEvent(QuicStreamEvent e)
@@ -139,7 +139,7 @@ internal sealed partial class QuicSteeringConnectionContext
                     bool bidirectional = (id & 2) == 0; // RFC 9000 §2.1: bit 0x2 marks unidirectional streams
                     var stream = new QuicSteeringStreamContext(this, id, canRead: true, canWrite: bidirectional);
                     _streams[id] = stream;
-                    _listener.Metrics.StreamOpened(bidirectional, inbound: true);
+                    _loop.Metrics?.StreamOpened(bidirectional, inbound: true);
                     _acceptedStreams.Writer.TryWrite(stream);
                     stream.LoopStart();
                 }
@@ -184,7 +184,7 @@ internal sealed partial class QuicSteeringConnectionContext
 
         var stream = new QuicSteeringStreamContext(this, id, canRead: bidirectional, canWrite: true);
         _streams[id] = stream;
-        _listener.Metrics.StreamOpened(bidirectional, inbound: false);
+        _loop.Metrics?.StreamOpened(bidirectional, inbound: false);
         stream.LoopStart();
         return (stream, null);
     }
@@ -204,7 +204,7 @@ internal sealed partial class QuicSteeringConnectionContext
     private void LoopClose(ulong code, string reason)
     {
         if (_closed || _pendingClose is not null) return;
-        TimeSpan now = _listener.Now;
+        TimeSpan now = _loop.Now;
         if (Quic.State == QuicConnectionState.Connected && Quic.HasUnacknowledgedStreamData)
         {
             _pendingClose = (code, reason, now + MaxCloseDelay);
@@ -224,7 +224,7 @@ internal sealed partial class QuicSteeringConnectionContext
     {
         if (_closed) return;
         _pendingClose = null;
-        Quic.Close(_listener.Now, (ulong)Options.DefaultCloseErrorCode, "The server is shutting down.");
+        Quic.Close(_loop.Now, (ulong)Options.DefaultCloseErrorCode, "The server is shutting down.");
     }
 
     /// <summary>
@@ -249,8 +249,9 @@ internal sealed partial class QuicSteeringConnectionContext
         QuicSteeringLog.ConnectionClosed(Logger, ConnectionId, error is { IsLocal: false } ? "peer" : "server",
             error is { IsApplicationError: true } ? "application" : "transport", error?.ErrorCode ?? 0, error?.Reason ?? string.Empty,
             Quic.Stats.PacketsSent, Quic.Stats.PacketsLost, Quic.CongestionWindow, Quic.Rtt.SmoothedRtt.TotalMilliseconds, Quic.Rtt.MinRtt.TotalMilliseconds);
-        _listener.Metrics.ConnectionClosed(Quic.Stats, handshakeCompleted: _published);
+        _loop.Metrics?.ConnectionClosed(Quic.Stats, handshakeCompleted: _published);
         if (!_published && error is not null) QuicSteeringLog.HandshakeFailed(Logger, ConnectionId, error.ToString());
+        if (!_published) _loop.LoopOnHandshakeFailed(this, error);
 
         _acceptedStreams.Writer.TryComplete(failure);
         foreach (QuicSteeringStreamContext stream in _streams.Values) stream.LoopOnConnectionClosed(failure);

@@ -22,7 +22,7 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
     IConnectionItemsFeature
 {
     private static readonly ReadOnlyMemory<byte> s_h3 = "h3"u8.ToArray();
-    private readonly QuicSteeringConnectionListener _listener;
+    private readonly QuicSteeringLoop _loop;
     private readonly FeatureCollection _features = new();
     private readonly Channel<QuicSteeringStreamContext> _acceptedStreams =
         Channel.CreateUnbounded<QuicSteeringStreamContext>(new UnboundedChannelOptions { SingleReader = true });
@@ -31,13 +31,13 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
     private long _error = -1;
     private int _aborted;
 
-    public QuicSteeringConnectionContext(QuicSteeringConnectionListener listener, QuicConnection quic, TimeSpan now)
+    public QuicSteeringConnectionContext(QuicSteeringLoop loop, QuicConnection quic, TimeSpan now)
     {
-        _listener = listener;
+        _loop = loop;
         Quic = quic;
         StartedAt = now;
         ConnectionId = ConnectionIdentifiers.Next();
-        LocalEndPoint = listener.BoundEndPoint;
+        LocalEndPoint = loop.BoundEndPoint;
         RemoteEndPoint = quic.RemoteAddress;
 
         _features.Set<IProtocolErrorCodeFeature>(this);
@@ -51,9 +51,9 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
     /// <summary>The core connection; loop thread only.</summary>
     internal QuicConnection Quic { get; }
 
-    internal QuicSteeringTransportOptions Options => _listener.Options;
+    internal QuicSteeringTransportOptions Options => _loop.Options;
 
-    internal ILogger Logger => _listener.Logger;
+    internal ILogger Logger => _loop.Logger;
 
     internal TimeSpan StartedAt { get; }
 
@@ -120,7 +120,7 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
         bool bidirectional = features?.Get<IStreamDirectionFeature>() is not { CanRead: false };
         while (true)
         {
-            (QuicSteeringStreamContext? stream, Task? wait) = await _listener.InvokeAsync(() => LoopTryOpenStream(bidirectional)).ConfigureAwait(false);
+            (QuicSteeringStreamContext? stream, Task? wait) = await _loop.InvokeAsync(() => LoopTryOpenStream(bidirectional)).ConfigureAwait(false);
             if (stream is not null) return stream;
             await wait!.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -152,5 +152,5 @@ internal sealed partial class QuicSteeringConnectionContext : MultiplexedConnect
         return base.DisposeAsync();
     }
 
-    internal void Post(Action work) => _listener.Post(work);
+    internal void Post(Action work) => _loop.Post(work);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -19,26 +18,25 @@ namespace AspNetQuicSteer.Kestrel.Internal;
 /// Connections are handed to Kestrel once their handshake completed. Unbind refuses new connections and lets existing
 /// ones finish (KESTREL.md §4: the socket stays open until dispose).
 /// </summary>
-internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionListener
+internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultiplexedConnectionListener
 {
     private readonly QuicSteeringTransportFactory _factory;
     private readonly Channel<QuicSteeringConnectionContext> _accepted =
         Channel.CreateUnbounded<QuicSteeringConnectionContext>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
-    private readonly ConcurrentQueue<Action> _loopWork = new();
-    private readonly List<QuicSteeringConnectionContext> _connections = [];
     private readonly QuicEndpoint _endpoint;
     private readonly QuicEndpointDriver _driver;
+    private readonly TlsConnectionCallbackOptions _tlsOptions;
+    private readonly QuicSteeringMetrics _metrics;
     private volatile bool _unbound;
     private int _disposed;
 
     public QuicSteeringConnectionListener(QuicSteeringTransportFactory factory, QuicSteeringTransportOptions options, TlsConnectionCallbackOptions tls,
         IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics)
+        : base(options, logger, metrics)
     {
         _factory = factory;
-        Options = options;
-        TlsOptions = tls;
-        Logger = logger;
-        Metrics = metrics;
+        _tlsOptions = tls;
+        _metrics = metrics;
 
         Socket socket = BindSocket(endPoint, options);
         BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -72,19 +70,11 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
 
     public EndPoint EndPoint => BoundEndPoint;
 
-    internal IPEndPoint BoundEndPoint { get; }
+    internal override IPEndPoint BoundEndPoint { get; }
 
-    internal QuicSteeringTransportOptions Options { get; }
+    internal override TlsConnectionCallbackOptions TlsOptions => _tlsOptions;
 
-    internal TlsConnectionCallbackOptions TlsOptions { get; }
-
-    internal ILogger Logger { get; }
-
-    internal QuicSteeringMetrics Metrics { get; }
-
-    internal QuicEndpointDriver Driver => _driver;
-
-    internal TimeSpan Now => _driver.Now;
+    internal override QuicEndpointDriver Driver => _driver;
 
     internal bool IsUnbound => _unbound;
 
@@ -132,7 +122,7 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
             // Closes Kestrel already asked for finish first (their last GOAWAY is delivered, bounded), then whatever
             // is left gets CONNECTION_CLOSE, flushed by the next turn, before the socket goes.
             DateTime deadline = DateTime.UtcNow + QuicSteeringConnectionContext.MaxCloseDelay + TimeSpan.FromMilliseconds(100);
-            while (DateTime.UtcNow < deadline && await _driver.InvokeAsync(() => _connections.Exists(static c => c.LoopHasPendingClose))
+            while (DateTime.UtcNow < deadline && await _driver.InvokeAsync(() => Connections.Exists(static c => c.LoopHasPendingClose))
                        .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
             {
                 await Task.Delay(10).ConfigureAwait(false);
@@ -140,7 +130,7 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
 
             await _driver.InvokeAsync(() =>
             {
-                foreach (QuicSteeringConnectionContext connection in _connections) connection.LoopCloseForShutdown();
+                foreach (QuicSteeringConnectionContext connection in Connections) connection.LoopCloseForShutdown();
                 return true;
             }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             await _driver.InvokeAsync(static () => true).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -149,82 +139,31 @@ internal sealed class QuicSteeringConnectionListener : IMultiplexedConnectionLis
         {
         }
 
-        int remaining = _connections.Count;
+        int remaining = Connections.Count;
         await _driver.StopAsync().ConfigureAwait(false);
         QuicSteeringLog.ListenerDisposed(Logger, BoundEndPoint, remaining, _driver.DatagramsReceived, _driver.Socket.ReceiveCalls,
             _driver.DatagramsSent, _driver.Socket.SendCalls, _driver.Turns);
-        Metrics.RemoveListener(this);
+        _metrics.RemoveListener(this);
         _driver.Dispose();
         _factory.OnListenerDisposed(this);
     }
 
-    /// <summary>Queues work for the loop thread (runs at the start of its next turn, in order).</summary>
-    internal void Post(Action work)
-    {
-        _loopWork.Enqueue(work);
-        _driver.Wake();
-    }
-
-    internal Task<T> InvokeAsync<T>(Func<T> work) => _driver.InvokeAsync(work);
-
     /// <summary>A connection finished its handshake: Kestrel may accept it.</summary>
-    internal void LoopPublish(QuicSteeringConnectionContext connection)
+    internal override void LoopPublish(QuicSteeringConnectionContext connection)
     {
         if (_unbound || !_accepted.Writer.TryWrite(connection)) connection.LoopCloseForShutdown();
     }
 
-    private void LoopOnTurn()
-    {
-        for (int count = _loopWork.Count; count > 0 && _loopWork.TryDequeue(out Action? work); count--)
-        {
-            RunGuarded(work);
-        }
+    private void LoopOnTurn() => LoopRunTurn(_driver.Now);
 
-        TimeSpan now = _driver.Now;
+    private protected override void LoopOnTurnStarted(TimeSpan now)
+    {
         while (_endpoint.TryAccept(out QuicConnection quic))
         {
             var connection = new QuicSteeringConnectionContext(this, quic, now);
-            _connections.Add(connection);
-            Metrics.ConnectionStarted();
+            Connections.Add(connection);
+            _metrics.ConnectionStarted();
             QuicSteeringLog.ConnectionStarted(Logger, connection.ConnectionId, quic.RemoteAddress);
-        }
-
-        for (int i = _connections.Count - 1; i >= 0; i--)
-        {
-            QuicSteeringConnectionContext connection = _connections[i];
-            bool alive;
-            try
-            {
-                alive = connection.LoopOnTurn(now);
-            }
-#pragma warning disable CA1031 // Invariant 7: one connection's fault never takes the loop (and every other connection) down.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                QuicSteeringLog.ConnectionFaulted(Logger, connection.ConnectionId, ex);
-                connection.Quic.Close(now, 0x102, "Internal error."); // H3_INTERNAL_ERROR, RFC 9114 §8.1
-                alive = true;
-            }
-
-            if (!alive)
-            {
-                _connections[i] = _connections[^1];
-                _connections.RemoveAt(_connections.Count - 1);
-            }
-        }
-    }
-
-    private void RunGuarded(Action work)
-    {
-        try
-        {
-            work();
-        }
-#pragma warning disable CA1031 // Invariant 7: see LoopOnTurn.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            QuicSteeringLog.ConnectionFaulted(Logger, "(posted work)", ex);
         }
     }
 

@@ -227,7 +227,7 @@ internal sealed partial class QuicSteeringStreamContext
         long taken = 0;
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
-            int accepted = IsLocalUnidirectional ? LoopWriteControl(segment.Span) : _quic.WriteStream(QuicStreamId, segment.Span, fin: false);
+            int accepted = IsLocalUnidirectional && !_quic.IsClient ? LoopWriteControl(segment.Span) : _quic.WriteStream(QuicStreamId, segment.Span, fin: false);
             taken += accepted;
             if (accepted < segment.Length) break;
         }

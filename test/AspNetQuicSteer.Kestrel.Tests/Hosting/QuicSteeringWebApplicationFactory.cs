@@ -46,6 +46,25 @@ internal class QuicSteeringWebApplicationFactory<TEntryPoint> : WebApplicationFa
     /// <summary>Our transport factory as Kestrel uses it (its listeners and options).</summary>
     public QuicSteeringTransportFactory Transport => Services.GetRequiredService<QuicSteeringTransportFactory>();
 
+    /// <summary>
+    /// An HttpClient speaking HTTP/3 to the server through <see cref="AspNetQuicSteer.Client.QuicSteeringHttp3Handler"/>
+    /// (no libmsquic), trusting only the test certificate. Dispose it before the factory.
+    /// </summary>
+    public HttpClient CreateHttp3Client(Action<AspNetQuicSteer.Client.QuicSteeringHttp3HandlerOptions>? configure = null)
+    {
+        var options = new AspNetQuicSteer.Client.QuicSteeringHttp3HandlerOptions
+        {
+            TrustedRootCertificates = [System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(Certificate.Certificate.RawData)],
+        };
+        configure?.Invoke(options);
+        return new HttpClient(new AspNetQuicSteer.Client.QuicSteeringHttp3Handler(options))
+        {
+            BaseAddress = new Uri($"https://127.0.0.1:{Port}/"),
+            DefaultRequestVersion = HttpVersion.Version30,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+    }
+
     /// <summary>An HttpClient over TCP (exactly HTTP/1.1 or HTTP/2, per <paramref name="version"/>) accepting the test certificate.</summary>
     public HttpClient CreateTcpClient(Version version) => TestApps.CreateTcpClient(Port, version, Certificate.Certificate);
 

@@ -28,6 +28,9 @@ internal sealed class SampleSiteFactory : QuicSteeringWebApplicationFactory<Prog
     /// <summary>Host shutdown bound; tests assert stops finish well inside it, so a hang shows as a failure, not a stall.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>Extra services for one test (e.g. a startup filter adding middleware).</summary>
+    public Action<IServiceCollection>? ConfigureTestServices { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -46,6 +49,7 @@ internal sealed class SampleSiteFactory : QuicSteeringWebApplicationFactory<Prog
             services.AddSingleton(Probe);
             services.AddSingleton<IStartupFilter, SlowRequestProbeStartupFilter>();
             services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+            ConfigureTestServices?.Invoke(services);
         });
     }
 

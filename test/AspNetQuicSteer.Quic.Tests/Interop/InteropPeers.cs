@@ -23,6 +23,12 @@ internal enum InteropPeer
 
     /// <summary>Our quinn 0.9 hq-interop client, test/interop/rust/hqclient (eng/build-peers.sh).</summary>
     QuinnHqClient,
+
+    /// <summary>Our quic-go 0.29 HTTP/3 server, test/interop/go/src/quicsteer/h3server (eng/build-peers.sh).</summary>
+    GoH3Server,
+
+    /// <summary>Our quic-go 0.29 HTTP/3 client and load program, test/interop/go/src/quicsteer/h3client (eng/build-peers.sh).</summary>
+    GoH3Client,
 }
 
 /// <summary>
@@ -61,6 +67,8 @@ internal static class InteropPeers
         InteropPeer.GoHqClient => ExistingFile(Path.Combine(PeerBinDirectory, "hqclient")),
         InteropPeer.GoHqServer => ExistingFile(Path.Combine(PeerBinDirectory, "hqserver")),
         InteropPeer.QuinnHqClient => ExistingFile(Path.Combine(PeerBinDirectory, "quinn-hqclient")),
+        InteropPeer.GoH3Server => ExistingFile(Path.Combine(PeerBinDirectory, "h3server")),
+        InteropPeer.GoH3Client => ExistingFile(Path.Combine(PeerBinDirectory, "h3client")),
         _ => throw new ArgumentOutOfRangeException(nameof(peer), peer, null),
     };
 
@@ -96,6 +104,8 @@ internal static class InteropPeers
         InteropPeer.GoHqServer => Path.Combine(PeerBinDirectory, "hqserver") + ", built by eng/build-peers.sh",
         InteropPeer.QuinnHqClient => Path.Combine(PeerBinDirectory, "quinn-hqclient")
             + ", built by eng/build-peers.sh (Debian cargo, librust-quinn-dev)",
+        InteropPeer.GoH3Server => Path.Combine(PeerBinDirectory, "h3server") + ", built by eng/build-peers.sh",
+        InteropPeer.GoH3Client => Path.Combine(PeerBinDirectory, "h3client") + ", built by eng/build-peers.sh",
         _ => peer.ToString(),
     };
 
