@@ -1,1 +1,3 @@
-return 0;
+using AspNetQuicSteer.LoadTool;
+
+return await LoadCommand.MainAsync(args).ConfigureAwait(false);
