@@ -24,6 +24,9 @@ public sealed class QuicSteeringHttp3Handler : HttpMessageHandler
         _core = new Http3ClientHandlerCore(options);
     }
 
+    /// <summary>The options the handler was created with (tests and tools inspect them).</summary>
+    internal QuicSteeringHttp3HandlerOptions Options => _core.Options;
+
     /// <summary>Counters since the handler was created.</summary>
     public QuicSteeringHttp3HandlerStatistics GetStatistics() => _core.Counters.Snapshot();
 
