@@ -153,6 +153,39 @@ public sealed class QpackFieldSectionTests
         Http3FrameTests.AssertViolation(Http3ErrorCode.ExcessiveLoad, () => FieldCollector.Decode(section, 4000));
     }
 
+    // Per-request paths: encoding into a span and decoding into a non-allocating handler allocate nothing.
+    [Fact]
+    public void EncodeAndDecodeDoNotAllocate()
+    {
+        byte[] buffer = new byte[4096];
+        byte[] longValue = new byte[2000];
+        longValue.AsSpan().Fill((byte)'e');
+
+        int Run()
+        {
+            int length = QpackEncoder.WritePrefix(buffer);
+            length += QpackEncoder.WriteField(buffer.AsSpan(length), ":status"u8, "200"u8);
+            length += QpackEncoder.WriteField(buffer.AsSpan(length), "Content-Type"u8, "application/json; charset=utf-8"u8);
+            length += QpackEncoder.WriteField(buffer.AsSpan(length), "x-request-id"u8, "0f8fad5b-d9cb-469f-a165-70867728950e"u8);
+            length += QpackEncoder.WriteField(buffer.AsSpan(length), "x-long"u8, longValue); // rented scratch on decode
+            QpackDecoder.Decode(buffer.AsSpan(0, length), NullFieldHandler.Instance, int.MaxValue);
+            return length;
+        }
+
+        for (int i = 0; i < 50; i++)
+        {
+            Run();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            Run();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void RoundTripsRandomFieldLists()
     {
