@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AspNetQuicSteer.Client.Http3;
 
 /// <summary>
@@ -76,8 +78,8 @@ internal static class HuffmanCodec
     // 256 states (the internal nodes of the code tree; the root is 0) × 16 nibbles.
     private static readonly uint[] DecodeTable = BuildDecodeTable();
 
-    /// <summary>Upper bound of the decoded length: every symbol takes at least 5 bits.</summary>
-    public static int GetMaxDecodedLength(int encodedLength) => (int)((long)encodedLength * 8 / 5);
+    /// <summary>Upper bound of the decoded length (every symbol takes at least 5 bits), saturating at <see cref="int.MaxValue"/>.</summary>
+    public static int GetMaxDecodedLength(int encodedLength) => (int)Math.Min((long)encodedLength * 8 / 5, int.MaxValue);
 
     /// <summary>
     /// Decodes into <paramref name="destination"/> and returns the bytes written. Throws QPACK_DECOMPRESSION_FAILED
@@ -241,6 +243,7 @@ internal static class HuffmanCodec
             children[(2 * node) + (int)(code & 1)] = ~symbol;
         }
 
+        Debug.Assert(nodes == 256, "The code table is not a complete prefix code.");
         var table = new uint[256 * 16];
         for (int state = 0; state < nodes; state++)
         {

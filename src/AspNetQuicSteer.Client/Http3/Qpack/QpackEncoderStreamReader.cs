@@ -10,39 +10,32 @@ internal sealed class QpackEncoderStreamReader
 {
     /// <summary>
     /// Consumes whole instructions from <paramref name="data"/> and returns how many bytes they took; an incomplete
-    /// trailing instruction is left for the next call, prefixed to the bytes that follow it.
+    /// trailing instruction would be left for the next call, prefixed to the bytes that follow it. (Every legal
+    /// instruction here is the single byte 0x20, and any other first byte is already an error, so nothing is left.)
     /// </summary>
     [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "One reader per stream; a reader for a non-zero table would keep state here.")]
     public int Consume(ReadOnlySpan<byte> data)
     {
-        int consumed = 0;
-        while (consumed < data.Length)
+        for (int consumed = 0; consumed < data.Length; consumed++)
         {
             byte first = data[consumed];
             if ((first & 0xe0) != 0x20)
             {
                 // RFC 9204 §4.3.2-§4.3.4: Insert with Name Reference ('1'), Insert with Literal Name ('01') and
-                // Duplicate ('000') all add an entry, which a table of capacity 0 cannot hold (§3.2.2, §4.3.1).
+                // Duplicate ('000') all add an entry, which a table of capacity 0 cannot hold (§3.2.2).
                 throw Error("QPACK encoder stream inserts into a dynamic table of capacity 0.");
             }
 
-            // RFC 9204 §4.3.1: Set Dynamic Table Capacity ('001', 5-bit prefix).
-            if (!QpackInteger.TryDecode(
-                    data[consumed..], 5, out ulong capacity, out int length, Http3ErrorCode.QpackEncoderStreamError))
+            // RFC 9204 §4.3.1: Set Dynamic Table Capacity ('001', 5-bit prefix). A capacity above our
+            // SETTINGS_QPACK_MAX_TABLE_CAPACITY (0) is QPACK_ENCODER_STREAM_ERROR; any non-zero prefix bit already
+            // means a capacity of at least 1, so there is no need to wait for continuation bytes.
+            if (first != 0x20)
             {
-                break;
+                throw Error("QPACK encoder stream sets a dynamic table capacity above the advertised 0.");
             }
-
-            // RFC 9204 §4.3.1: a capacity above our SETTINGS_QPACK_MAX_TABLE_CAPACITY (0) is QPACK_ENCODER_STREAM_ERROR.
-            if (capacity != 0)
-            {
-                throw Error($"QPACK encoder stream sets the dynamic table capacity to {capacity}, above the advertised 0.");
-            }
-
-            consumed += length;
         }
 
-        return consumed;
+        return data.Length;
     }
 
     private static Http3ProtocolViolationException Error(string message) => new(Http3ErrorCode.QpackEncoderStreamError, message);
