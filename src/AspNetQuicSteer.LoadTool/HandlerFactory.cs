@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using AspNetQuicSteer.Client;
 
@@ -48,10 +49,19 @@ internal static class HandlerFactory
     /// <summary>
     /// --http-version 2 or 1.1: SocketsHttpHandler over TCP, one HTTP/2 connection (or, for 1.1, up to -m connections,
     /// one per stream, as HTTP/1.1 has one request at a time). Redirects, cookies, proxies and decompression are off.
+    /// With --new-connection-per-request every request gets its own SocketsHttpHandler (PooledConnectionLifetime = 0
+    /// does not stop HTTP/2 reuse), closed when its response is disposed.
     /// </summary>
-    public static SocketsHttpHandler CreateSockets(LoadOptions options, X509Certificate2Collection? trustedRoots)
+    public static HttpMessageHandler CreateSockets(LoadOptions options, X509Certificate2Collection? trustedRoots)
     {
         ArgumentNullException.ThrowIfNull(options);
+        return options.NewConnectionPerRequest
+            ? new FreshConnectionHandler(() => CreateSocketsHandler(options, trustedRoots))
+            : CreateSocketsHandler(options, trustedRoots);
+    }
+
+    private static SocketsHttpHandler CreateSocketsHandler(LoadOptions options, X509Certificate2Collection? trustedRoots)
+    {
         SocketsHttpHandler handler = new()
         {
             AllowAutoRedirect = false,
@@ -61,9 +71,6 @@ internal static class HandlerFactory
             MaxConnectionsPerServer = options.HttpVersion == LoadHttpVersion.Http11 ? options.Streams : 1,
             EnableMultipleHttp2Connections = false,
             ConnectTimeout = options.Timeout < TimeSpan.FromSeconds(10) ? options.Timeout : TimeSpan.FromSeconds(10),
-
-            // TimeSpan.Zero: a connection is not reused once a request is done with it.
-            PooledConnectionLifetime = options.NewConnectionPerRequest ? TimeSpan.Zero : Timeout.InfiniteTimeSpan,
         };
 
         if (options.Insecure)
@@ -80,5 +87,81 @@ internal static class HandlerFactory
         }
 
         return handler;
+    }
+}
+
+/// <summary>
+/// Sends each request through a new inner handler (so on a new connection) and disposes that handler with the
+/// response, after its body was read. For SocketsHttpHandler with --new-connection-per-request.
+/// </summary>
+internal sealed class FreshConnectionHandler : HttpMessageHandler
+{
+    private readonly Func<HttpMessageHandler> _factory;
+
+    public FreshConnectionHandler(Func<HttpMessageHandler> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _factory = factory;
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        HttpMessageHandler handler = _factory();
+        try
+        {
+            using HttpMessageInvoker invoker = new(handler, disposeHandler: false);
+            HttpResponseMessage response = await invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            response.Content = new OwningContent(response.Content, handler);
+            return response;
+        }
+        catch
+        {
+            handler.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A response body that disposes the handler (closing its connection) when it is disposed.</summary>
+    private sealed class OwningContent : HttpContent
+    {
+        private readonly HttpContent _inner;
+        private readonly IDisposable _owner;
+
+        public OwningContent(HttpContent inner, IDisposable owner)
+        {
+            _inner = inner;
+            _owner = owner;
+            foreach (KeyValuePair<string, HeaderStringValues> header in inner.Headers.NonValidated)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+            => _inner.CopyToAsync(stream);
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+            => _inner.CopyToAsync(stream, cancellationToken);
+
+        protected override Task<Stream> CreateContentReadStreamAsync() => _inner.ReadAsStreamAsync();
+
+        protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => _inner.ReadAsStreamAsync(cancellationToken);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _inner.Headers.ContentLength ?? 0;
+            return _inner.Headers.ContentLength is not null;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+                _owner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 }

@@ -14,7 +14,7 @@ internal sealed record LoadOptions
     /// <summary>The target, after {size} was replaced by --download-size.</summary>
     public required Uri Url { get; init; }
 
-    /// <summary>-c: connections; each is its own handler (so exactly one connection each, see the README of the tool).</summary>
+    /// <summary>-c: connections; each is its own handler (so exactly one connection each, see README.md).</summary>
     public int Connections { get; init; } = 1;
 
     /// <summary>-m: concurrent requests (workers) per connection.</summary>

@@ -55,9 +55,10 @@ internal static partial class LoadOptionsParser
               --group-by-header NAME   split each timeline bucket by the value of response header NAME
           -h, --help                   this text
 
-        TIME: a number with a unit us, ms, s, m or h (500ms, 1.5s, 2m); a bare number is seconds.
+        TIME: a number with a unit us, ms, s, m or h (500ms, 1.5s, 2m), at most 24h; a bare number is seconds.
         SIZE: bytes, or with a binary suffix K/KiB (1024), M/MiB (1024^2), G/GiB (1024^3): 64K, 10M, 1GiB.
-              KB/MB/GB are rejected as ambiguous. N: a positive whole number.
+              KB/MB/GB are rejected as ambiguous. N: a positive whole number (-c and -m: 1 to 100000, and
+              -c × -m at most 100000).
         Rates use 1 MB = 10^6 bytes. Bytes are body bytes (requests and responses), not headers or framing.
         """;
 
@@ -197,6 +198,10 @@ internal static partial class LoadOptionsParser
 
         int connections = values.TryGetValue("--connections", out string? text) ? Count(text, "--connections", ref error) : 1;
         int streams = values.TryGetValue("--streams", out text) ? Count(text, "--streams", ref error) : 1;
+        if ((long)connections * streams > MaxWorkers)
+        {
+            error ??= $"--connections × --streams is more than {MaxWorkers} concurrent requests";
+        }
 
         TimeSpan? duration = null;
         long? requests = null;
@@ -401,8 +406,15 @@ internal static partial class LoadOptionsParser
             false);
     }
 
+    /// <summary>Longest TIME (24 h): keeps warm-up plus duration within what a timer can wait for.</summary>
+    public static readonly TimeSpan MaxTime = TimeSpan.FromHours(24);
+
+    /// <summary>Most workers (-c × -m) in one run.</summary>
+    public const int MaxWorkers = 100_000;
+
     /// <summary>
-    /// Parses TIME: a non-negative decimal number and a unit us, ms, s, m or h; a bare number is seconds.
+    /// Parses TIME: a non-negative decimal number and a unit us, ms, s, m (or min) or h, at most 24h; a bare number
+    /// is seconds.
     /// </summary>
     public static bool TryParseDuration(string text, out TimeSpan value)
     {
@@ -434,7 +446,7 @@ internal static partial class LoadOptionsParser
         }
 
         double milliseconds = amount * scaleMs;
-        if (!double.IsFinite(milliseconds) || milliseconds > TimeSpan.FromDays(365).TotalMilliseconds)
+        if (!double.IsFinite(milliseconds) || milliseconds > MaxTime.TotalMilliseconds)
         {
             return false;
         }

@@ -15,10 +15,12 @@ public sealed class LoadEngineTests(LoadTestServer server) : IClassFixture<LoadT
     [Fact]
     public async Task Bytes_WithVerify_CompletesEveryRequestAndWritesJson()
     {
+        long connectionsBefore = server.Connections;
         (int exitCode, JsonElement json, string text) = await RunJsonAsync(
             [$"{server.BaseUrl}/bytes/{{size}}", "--download-size", "5000", "-n", "200", "-c", "2", "-m", "4", "--verify", .. s_h2]);
 
         Assert.Equal(0, exitCode);
+        Assert.Equal(2, server.Connections - connectionsBefore); // -c 2: one connection per handler
         Assert.Equal("quicsteer-load", json.GetProperty("tool").GetString());
         Assert.Equal($"{server.BaseUrl}/bytes/5000", json.GetProperty("url").GetString());
         Assert.Equal("2", json.GetProperty("httpVersion").GetString());
@@ -240,11 +242,13 @@ public sealed class LoadEngineTests(LoadTestServer server) : IClassFixture<LoadT
     }
 
     [Fact]
-    public async Task NewConnectionPerRequest_StillCompletes()
+    public async Task NewConnectionPerRequest_OpensAConnectionPerRequest()
     {
+        long connectionsBefore = server.Connections;
         (int exitCode, JsonElement json, _) = await RunJsonAsync([$"{server.BaseUrl}/bytes/10", "-n", "10", "--new-connection-per-request", .. s_h2]);
 
         Assert.Equal(0, exitCode);
+        Assert.Equal(10, server.Connections - connectionsBefore);
         Assert.True(json.GetProperty("newConnectionPerRequest").GetBoolean());
         Assert.Equal(10, json.GetProperty("requests").GetProperty("completed").GetInt64());
     }

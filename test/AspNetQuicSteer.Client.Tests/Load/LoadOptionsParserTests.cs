@@ -10,6 +10,7 @@ public sealed class LoadOptionsParserTests
     [InlineData("1m", 60_000.0)]
     [InlineData("2min", 120_000.0)]
     [InlineData("1h", 3_600_000.0)]
+    [InlineData("24h", 86_400_000.0)]
     [InlineData("1.5s", 1_500.0)]
     [InlineData("2", 2_000.0)]
     [InlineData("250us", 0.25)]
@@ -30,6 +31,7 @@ public sealed class LoadOptionsParserTests
     [InlineData("1,5s")]
     [InlineData("10 s")]
     [InlineData("9999999h")]
+    [InlineData("24.5h")]
     public void InvalidDurations(string text)
         => Assert.False(LoadOptionsParser.TryParseDuration(text, out _));
 
@@ -141,6 +143,7 @@ public sealed class LoadOptionsParserTests
     [InlineData("https://a/ -c 0", "--connections")]
     [InlineData("https://a/ -m -1", "--streams")]
     [InlineData("https://a/ -c 2 -c 3", "given twice")]
+    [InlineData("https://a/ -c 1000 -m 1000", "more than 100000")]
     [InlineData("https://a/ -n 0", "--requests")]
     [InlineData("https://a/ -n 10 -d 1s", "exclude each other")]
     [InlineData("https://a/ -d 0s", "--duration")]

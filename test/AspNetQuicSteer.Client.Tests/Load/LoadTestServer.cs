@@ -22,9 +22,13 @@ public sealed class LoadTestServer : IAsyncLifetime
     private readonly TestCertificate _certificate = TestCertificates.CreateEcdsaP256();
     private WebApplication? _app;
     private long _requests;
+    private long _connections;
 
     /// <summary>https://127.0.0.1:port (no trailing slash).</summary>
     public string BaseUrl { get; private set; } = string.Empty;
+
+    /// <summary>TCP connections accepted so far.</summary>
+    public long Connections => Interlocked.Read(ref _connections);
 
     /// <summary>The server certificate as PEM (for --ca).</summary>
     public string CertificatePem => _certificate.CertificatePem;
@@ -36,6 +40,11 @@ public sealed class LoadTestServer : IAsyncLifetime
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
+            listen.Use(next => connection =>
+            {
+                Interlocked.Increment(ref _connections);
+                return next(connection);
+            });
             listen.UseHttps(_certificate.Certificate);
         }));
 
