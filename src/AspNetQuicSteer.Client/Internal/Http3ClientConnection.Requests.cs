@@ -20,6 +20,9 @@ internal sealed partial class Http3ClientConnection
         }
         catch (Exception e) when (e is ConnectionAbortedException or ConnectionResetException)
         {
+            // The connection ended before its ConnectionClosed notification reached the pool: retire it now so the
+            // retry picks another one.
+            Retire();
             Release();
             throw new Http3RetryableException("The connection closed before the request was sent.", MapConnectionFailure(e, -1));
         }

@@ -154,6 +154,7 @@ internal sealed partial class Http3ClientConnection
         }
 
         long? connectionCode = _context.Error >= 0 ? _context.Error : null;
+        if (streamErrorCode < 0) Retire(); // the connection itself ended
         if (streamErrorCode >= 0)
         {
             return new Http3ConnectionResetException($"The server reset the request stream with 0x{streamErrorCode:x}.", streamErrorCode, error);
@@ -161,6 +162,13 @@ internal sealed partial class Http3ClientConnection
 
         return new Http3ConnectionResetException($"The connection to {_context.RemoteEndPoint} ended before the response completed: {error.Message}",
             connectionCode, error);
+    }
+
+    /// <summary>Takes no new requests from now on.</summary>
+    private void Retire()
+    {
+        lock (_lock) _retired = true;
+        _pool.OnCapacityChanged();
     }
 
     private void OnClosed()

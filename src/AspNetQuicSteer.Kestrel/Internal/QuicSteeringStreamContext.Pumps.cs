@@ -133,9 +133,11 @@ internal sealed partial class QuicSteeringStreamContext
         Error = (long)errorCode;
         _quic.ReadStream(QuicStreamId, [], out _); // RFC 9000 §3.2: the app has seen the reset (Reset Read), so the core can release the stream
         _inputDone = true;
-        _input.Writer.Complete(new ConnectionResetException($"The peer reset the stream with application error 0x{errorCode:x}."));
+        // KESTREL.md §7: the close callbacks (Kestrel aborts the request, RequestAborted fires) run before the request
+        // body read fails, so the application sees RequestAborted set when its read throws.
+        var failure = new ConnectionResetException($"The peer reset the stream with application error 0x{errorCode:x}.");
+        if (!FireClosed(failure)) _input.Writer.Complete(failure);
         LoopCheckFinished();
-        FireClosed();
     }
 
     // ---- Kestrel → QUIC (responses, the control stream) ----

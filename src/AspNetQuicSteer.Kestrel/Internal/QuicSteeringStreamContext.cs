@@ -178,13 +178,17 @@ internal sealed partial class QuicSteeringStreamContext : ConnectionContext,
         return base.DisposeAsync();
     }
 
-    /// <summary>Runs the close callbacks once, on the thread pool (never on the loop thread: they call back into Kestrel).</summary>
-    private void FireClosed()
+    /// <summary>
+    /// Runs the close callbacks once, on the thread pool (never on the loop thread: they call back into Kestrel), then
+    /// fails the input with <paramref name="inputFailure"/> if given. False when the callbacks already ran (the caller
+    /// then completes the input itself).
+    /// </summary>
+    private bool FireClosed(Exception? inputFailure = null)
     {
         List<(Action<object?> Callback, object? State)>? callbacks;
         lock (_closeCallbacksLock)
         {
-            if (_closedFired) return;
+            if (_closedFired) return false;
             _closedFired = true;
             callbacks = _closeCallbacks;
             _closeCallbacks = null;
@@ -192,10 +196,16 @@ internal sealed partial class QuicSteeringStreamContext : ConnectionContext,
 
         ThreadPool.UnsafeQueueUserWorkItem(static s =>
         {
-            (QuicSteeringStreamContext stream, List<(Action<object?> Callback, object? State)>? callbacks) = s;
+            (QuicSteeringStreamContext stream, List<(Action<object?> Callback, object? State)>? callbacks, Exception? inputFailure) = s;
             stream._closedTokenSource.Cancel();
-            if (callbacks is null) return;
-            foreach ((Action<object?> callback, object? state) in callbacks) callback(state);
-        }, (this, callbacks), preferLocal: false);
+            if (callbacks is not null)
+            {
+                foreach ((Action<object?> callback, object? state) in callbacks) callback(state);
+            }
+
+            // The loop no longer touches the input writer once it handed the failure over (its input is done).
+            if (inputFailure is not null) stream._input.Writer.Complete(inputFailure);
+        }, (this, callbacks, inputFailure), preferLocal: false);
+        return true;
     }
 }

@@ -56,6 +56,8 @@ public sealed partial class HandlerInteropTests
         QuicSteeringHttp3HandlerStatistics stats = handler.GetStatistics();
         Assert.Equal(1, stats.ConnectionsOpened); // everything multiplexed on one connection
         Assert.Equal(0, stats.RequestsFailed);
+        // The server's log is read asynchronously: give its last lines a moment to arrive.
+        for (int i = 0; i < 100 && LargestStreamEnd(server) < TenMegabytes; i++) await Task.Delay(50, ct);
         Assert.True(LargestStreamEnd(server) >= TenMegabytes, server.Describe(50));
     }
 
