@@ -125,6 +125,18 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
                 foreach (QuicSteeringConnectionContext connection in Connections) connection.LoopCloseForShutdown();
                 return true;
             }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            await InvokeAsync(() =>
+            {
+                // The loop stops next: requests still waiting on these connections fail now instead of hanging.
+                foreach (QuicSteeringConnectionContext connection in Connections.ToArray()) connection.LoopShutdownNow();
+                foreach (TaskCompletionSource<QuicSteeringConnectionContext> pending in _pending.Values)
+                {
+                    pending.TrySetException(new Http3HandshakeException("The handler was disposed during the handshake."));
+                }
+
+                _pending.Clear();
+                return true;
+            }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             await InvokeAsync(static () => true).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false); // flush the closes
         }
         catch (Exception e) when (e is TimeoutException or TaskCanceledException or ObjectDisposedException)

@@ -228,6 +228,16 @@ internal sealed partial class QuicSteeringConnectionContext
     }
 
     /// <summary>
+    /// Closes at once and fails everything still open without waiting for the closing period (RFC 9000 §10.2): the
+    /// loop is about to stop, so the core would never report Closed.
+    /// </summary>
+    internal void LoopShutdownNow()
+    {
+        LoopCloseForShutdown();
+        if (!_closed) LoopOnClosed();
+    }
+
+    /// <summary>
     /// The core reached the closed state. A close the peer started surfaces as <see cref="ConnectionResetException"/>
     /// from AcceptAsync (Kestrel's client-abort path, no GOAWAY); ours as an abort. Then ConnectionClosed fires.
     /// </summary>

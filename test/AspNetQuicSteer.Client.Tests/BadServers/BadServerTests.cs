@@ -346,23 +346,11 @@ public sealed class BadServerTests(BadServerWarmup warmup) : IClassFixture<BadSe
 
     // ---- product bugs found with these servers (skipped until fixed; see the reasons) ----
 
-    private const string DisposeBug =
-        "Product bug: disposing the handler leaves in-flight requests pending until their own timeout. Http3ClientEndpoint.DisposeAsync "
-        + "closes the connections and stops the loop at once, but QuicSteeringConnectionContext.LoopOnClosed (which fails the stream pipes and "
-        + "fires ConnectionClosed) only runs when the QUIC core reports Closed, after the closing period (3 PTO, RFC 9000 §10.2), by which "
-        + "time the loop is gone.";
-
-    private const string DrainingRetryBug =
-        "Product bug: a request sent while the connection drains after the server's CONNECTION_CLOSE (no GOAWAY) burns every retry on that "
-        + "same connection. Http3ClientConnection.SendAsync (Http3ClientConnection.Requests.cs) turns the failed stream open into "
-        + "Http3RetryableException without retiring the connection, and IsUsable stays true until ConnectionClosed fires at the end of the "
-        + "draining period (3 PTO), so Http3ConnectionPool.RentAsync hands the dead connection out again.";
-
     /// <summary>
     /// RFC 9114 §4.1.1 / the acceptance "never a hang": a request waiting for its response headers (or its body) when
     /// the handler is disposed fails at once with a typed exception, not after ResponseHeadersTimeout/ReadIdleTimeout.
     /// </summary>
-    [Theory(Skip = DisposeBug)]
+    [Theory]
     [InlineData("headers")]
     [InlineData("body")]
     public async Task HandlerDisposedWhileRequestPending_FailsPromptly(string waitingFor)
@@ -405,7 +393,7 @@ public sealed class BadServerTests(BadServerWarmup warmup) : IClassFixture<BadSe
     /// drains it; a request issued meanwhile could not be sent on it, so it goes to a new connection and succeeds.
     /// The client's clock runs 20 times slower so its draining period (3 PTO) lasts over a second of real time.
     /// </summary>
-    [Fact(Skip = DrainingRetryBug)]
+    [Fact]
     public async Task ServerClosedConnection_RequestDuringDraining_UsesNewConnection()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
