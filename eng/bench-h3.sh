@@ -5,6 +5,7 @@
 #
 #   eng/bench-h3.sh [--duration 10] [--conns 4] [--streams 16] [--bulk-bytes 104857600] [--bulk-runs 3]
 #                   [--target NAME=URLBASE]... [--start-sample] [--sample-dll PATH] [--no-ngtcp2] [--no-quicgo]
+#                   [--with-quicsteer-load]
 #
 # Servers (each bound to 127.0.0.1, started here unless given as --target, killed on exit):
 #   ngtcp2    gtlsserver -q -d DOCROOT --max-dyn-length=BULK 127.0.0.1 PORT KEY CERT: small = /hello (a 26-byte
@@ -16,6 +17,8 @@
 #             with Kestrel__EndpointDefaults__Protocols=Http1AndHttp2AndHttp3 (a --urls endpoint is Http1AndHttp2
 #             otherwise) and Kestrel__Certificates__Default__Path/KeyPath = the bench's P-256 certificate;
 #             HTTP/3 on UDP PORT; skipped with a message when the dll (or dotnet) is missing
+# --with-quicsteer-load   also runs the project's load tool (src/AspNetQuicSteer.LoadTool, built here) with the same
+#             load and one bulk download per server, next to h3client: columns qsl req/s, qsl MB/s and qsl/h3client.
 # The client is h3client (quic-go 0.29) with -insecure; client and servers share this machine's cores, so the
 # figures are relative: read the ratio columns. Every phase is bounded (timeout), a failed phase is reported
 # as FAILED in the table and makes the exit code 1, as do failed load requests (the req/s figure is kept and
@@ -25,7 +28,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/artifacts/peers/bin"
 
 duration=10 conns=4 streams=16 bulk=104857600 bulk_runs=3
-use_ngtcp2=1 use_quicgo=1 start_sample=0
+use_ngtcp2=1 use_quicgo=1 start_sample=0 with_qsl=0
 sample_dll="$root/samples/SampleSite/bin/Release/net10.0/SampleSite.dll"
 targets=()
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --sample-dll) sample_dll=$2; shift 2 ;;
     --no-ngtcp2) use_ngtcp2=0; shift ;;
     --no-quicgo) use_quicgo=0; shift ;;
+    --with-quicsteer-load) with_qsl=1; shift ;;
     -h|--help) usage ;;
     *) echo "bench-h3: unknown argument $1" >&2; usage ;;
   esac
@@ -51,6 +55,10 @@ for n in "$duration" "$conns" "$streams" "$bulk" "$bulk_runs"; do
 done
 
 QUICSTEER_SKIP_RUST_PEERS=1 "$root/eng/build-peers.sh" >/dev/null
+qsl_dll="$root/src/AspNetQuicSteer.LoadTool/bin/Release/net10.0/quicsteer-load.dll"
+if [ "$with_qsl" = 1 ]; then
+  dotnet build "$root/src/AspNetQuicSteer.LoadTool" -c Release -v q -nologo >/dev/null || { echo "bench-h3: building quicsteer-load failed" >&2; exit 1; }
+fi
 command -v openssl >/dev/null || { echo "bench-h3: openssl missing; run eng/install-peers.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/bench-h3.XXXXXX)
@@ -107,7 +115,7 @@ wait_ready() {
   return 1
 }
 
-names=() smalls=() bulks=() rps=() errs=() mbs=() notes=()
+names=() smalls=() bulks=() rps=() errs=() mbs=() qrps=() qmbs=() notes=()
 add_server() { names+=("$1"); smalls+=("$2"); bulks+=("$3"); }
 
 if [ "$use_ngtcp2" = 1 ]; then
@@ -216,7 +224,17 @@ for i in "${!names[@]}"; do
   else
     mbs[$i]=FAILED; failed=1
   fi
-  echo "BENCH server=$name rps=${rps[$i]} errors=${errs[$i]} mbytes_per_s=${mbs[$i]} bulk_runs=$(IFS=,; echo "${results[*]:-}")"
+  qrps[$i]=- qmbs[$i]=-
+  if [ "$with_qsl" = 1 ]; then
+    # Same load with quicsteer-load; its MB are 10^6 bytes, converted to 2^20 here.
+    client "$work/qsl-$i.json" "$work/qsl-$i.err" timeout -k 5 $((duration + 40)) dotnet "$qsl_dll" "${smalls[$i]}" --insecure --quiet \
+      -d "${duration}s" -c "$conns" -m "$streams" --timeout 10s --json -
+    qrps[$i]=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d%s" % (d["requestsPerSecond"], "" if d["failures"]["total"]==0 else "*"))' "$work/qsl-$i.json" 2>/dev/null || echo FAILED)
+    client "$work/qslb-$i.json" "$work/qslb-$i.err" timeout -k 5 180 dotnet "$qsl_dll" "${bulks[$i]}" --insecure --quiet -n 1 --timeout 150s --json -
+    qmbs[$i]=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f" % (d["bytes"]["receivedMegabytesPerSecond"]*1e6/1048576)) if d["failures"]["total"]==0 else print("FAILED")' "$work/qslb-$i.json" 2>/dev/null || echo FAILED)
+    case "${qrps[$i]}${qmbs[$i]}" in *FAILED*|*'*'*) failed=1; notes+=("$name: quicsteer-load failures: $(head -c 300 "$work/qsl-$i.err")");; esac
+  fi
+  echo "BENCH server=$name rps=${rps[$i]} errors=${errs[$i]} mbytes_per_s=${mbs[$i]} bulk_runs=$(IFS=,; echo "${results[*]:-}") qsl_rps=${qrps[$i]} qsl_mbytes_per_s=${qmbs[$i]}"
 done
 
 # ratio A B: A/B with two decimals, or "-" when either is missing.
@@ -236,6 +254,13 @@ for i in "${!names[@]}"; do
     "$(ratio "${rps[$i]}" "$ref_rps_ng")" "$(ratio "${rps[$i]}" "$ref_rps_qg")" \
     "$(ratio "${mbs[$i]}" "$ref_mb_ng")" "$(ratio "${mbs[$i]}" "$ref_mb_qg")"
 done
+if [ "$with_qsl" = 1 ]; then
+  echo
+  printf '%-12s %13s %11s %12s %14s\n' server "qsl req/s" "qsl MB/s" "rps qsl/h3c" "MB/s qsl/h3c"
+  for i in "${!names[@]}"; do
+    printf '%-12s %13s %11s %12s %14s\n' "${names[$i]}" "${qrps[$i]}" "${qmbs[$i]}" "$(ratio "${qrps[$i]%\*}" "${rps[$i]}")" "$(ratio "${qmbs[$i]}" "${mbs[$i]}")"
+  done
+fi
 echo "(MB = 2^20 bytes; req/s: ${conns} connections x ${streams} streams, ${duration} s; MB/s: median of ${bulk_runs} single-stream ${bulk}-byte downloads)"
 echo "(at the end: $(uptime | sed 's/.*load average/load average/'); other work on the machine lowers every figure)"
 for i in "${!names[@]}"; do
