@@ -1,5 +1,6 @@
 using System.Buffers;
 using AspNetQuicSteer.Client.Http3;
+using AspNetQuicSteer.Quic.Tests.Packets;
 using CsCheck;
 
 namespace AspNetQuicSteer.Client.Tests.Http3;

@@ -8,7 +8,8 @@ namespace AspNetQuicSteer.Quic.Tests.Packets;
 /// </summary>
 internal static class Mutations
 {
-    private static readonly byte[] BoundaryBytes = [0x00, 0xff, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xc0, 0x14, 0x15, 0x01];
+    // Varint length boundaries (QUIC, RFC 9000 §16), prefix-integer boundaries (QPACK, RFC 7541 §5.1), type codes.
+    private static readonly byte[] BoundaryBytes = [0x00, 0xff, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xc0, 0x14, 0x15, 0x01, 0x1f, 0x20, 0x0f, 0x07];
 
     public static Gen<byte[]> Of(params byte[][] seeds)
         => Gen.Select(Gen.Int[0, seeds.Length - 1], Gen.UInt.Array[1, 6], (index, edits) => Apply(seeds[index], edits));
