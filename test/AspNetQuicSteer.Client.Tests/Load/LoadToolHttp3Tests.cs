@@ -54,8 +54,10 @@ public sealed class LoadToolHttp3Tests
     }
 
     /// <summary>
-    /// The same server-paced load (each response takes 20 ms, 2 connections x 4 streams) measured by the quic-go load
-    /// program and by quicsteer-load, one after the other: their request rates agree within 15 %.
+    /// The same server-paced load (each response takes 20 ms, 2 connections x 4 streams, 2 s) measured by the quic-go
+    /// load program and by quicsteer-load (after a 0.5 s warm-up that keeps JIT compilation out of its figures): their
+    /// request rates agree within 15 %. Each tool runs twice, alternating, and keeps its better run, so one noisy
+    /// second on a shared 2-core machine does not decide the comparison.
     /// </summary>
     [Fact]
     public async Task Request_rate_agrees_with_the_quic_go_load_program_within_15_percent()
@@ -64,16 +66,22 @@ public sealed class LoadToolHttp3Tests
         string url = $"{server.BaseUrl}/slow/20";
         string h3client = InteropPeers.Require(InteropPeer.GoH3Client);
 
-        await using PeerProcess go = PeerProcess.Start(h3client, ["load", "-insecure", "-duration", "3s", "-conns", "2", "-streams", "4", url],
-            maxLifetime: TimeSpan.FromSeconds(30));
-        Assert.True(await go.WaitForExitAsync(TimeSpan.FromSeconds(25), Cancellation) == 0, go.Output);
-        string loadLine = go.StandardOutputLines.Last(l => l.StartsWith("LOAD ", StringComparison.Ordinal));
-        double goRate = double.Parse(Field(loadLine, "rps"), CultureInfo.InvariantCulture);
-        Assert.Equal("0", Field(loadLine, "errors"));
+        double goRate = 0, ourRate = 0;
+        for (int run = 0; run < 2; run++)
+        {
+            await using (PeerProcess go = PeerProcess.Start(h3client, ["load", "-insecure", "-duration", "2s", "-conns", "2", "-streams", "4", url],
+                maxLifetime: TimeSpan.FromSeconds(30)))
+            {
+                Assert.True(await go.WaitForExitAsync(TimeSpan.FromSeconds(25), Cancellation) == 0, go.Output);
+                string loadLine = go.StandardOutputLines.Last(l => l.StartsWith("LOAD ", StringComparison.Ordinal));
+                Assert.Equal("0", Field(loadLine, "errors"));
+                goRate = Math.Max(goRate, double.Parse(Field(loadLine, "rps"), CultureInfo.InvariantCulture));
+            }
 
-        (int exit, JsonElement json, string output) = await RunLoadAsync([url, "-d", "3s", "-c", "2", "-m", "4", "--ca", server.CaPath]);
-        Assert.True(exit == 0, output);
-        double ourRate = json.GetProperty("requestsPerSecond").GetDouble();
+            (int exit, JsonElement json, string output) = await RunLoadAsync([url, "--warmup", "500ms", "-d", "2s", "-c", "2", "-m", "4", "--ca", server.CaPath]);
+            Assert.True(exit == 0, output);
+            ourRate = Math.Max(ourRate, json.GetProperty("requestsPerSecond").GetDouble());
+        }
 
         TestContext.Current.SendDiagnosticMessage($"/slow/20, 2x4: quic-go h3client {goRate:0} req/s, quicsteer-load {ourRate:0} req/s");
         Assert.True(Math.Abs(ourRate - goRate) <= 0.15 * goRate, $"quicsteer-load {ourRate:0} req/s vs quic-go {goRate:0} req/s");
