@@ -24,6 +24,14 @@ public sealed class QuicSteeringHttp3Handler : HttpMessageHandler
         _core = new Http3ClientHandlerCore(options);
     }
 
+    /// <summary>A handler with its own pools whose connections run on <paramref name="shareEndpointsWith"/>'s sockets and loop threads.</summary>
+    internal QuicSteeringHttp3Handler(QuicSteeringHttp3HandlerOptions options, QuicSteeringHttp3Handler shareEndpointsWith)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(shareEndpointsWith);
+        _core = new Http3ClientHandlerCore(options, shareEndpointsWith._core);
+    }
+
     /// <summary>The options the handler was created with (tests and tools inspect them).</summary>
     internal QuicSteeringHttp3HandlerOptions Options => _core.Options;
 

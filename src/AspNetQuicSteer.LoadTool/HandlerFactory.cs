@@ -15,13 +15,21 @@ internal static class HandlerFactory
     public static Func<HttpMessageHandler> Create(LoadOptions options, X509Certificate2Collection? trustedRoots)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.HttpVersion == LoadHttpVersion.Http3
-            ? () => CreateHttp3(options, trustedRoots)
-            : () => CreateSockets(options, trustedRoots);
+        if (options.HttpVersion != LoadHttpVersion.Http3) return () => CreateSockets(options, trustedRoots);
+
+        // Every connection's handler runs on the first one's UDP socket and loop thread: one I/O thread for the
+        // whole load instead of one per connection, which on a small machine leaves the cores to the requests.
+        QuicSteeringHttp3Handler? first = null;
+        return () =>
+        {
+            QuicSteeringHttp3Handler handler = CreateHttp3(options, trustedRoots, first);
+            first ??= handler;
+            return handler;
+        };
     }
 
     /// <summary>--http-version 3: ours; --timeout also bounds the wait for headers and body silences inside the handler.</summary>
-    public static QuicSteeringHttp3Handler CreateHttp3(LoadOptions options, X509Certificate2Collection? trustedRoots)
+    public static QuicSteeringHttp3Handler CreateHttp3(LoadOptions options, X509Certificate2Collection? trustedRoots, QuicSteeringHttp3Handler? shareEndpointsWith = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         QuicSteeringHttp3HandlerOptions handlerOptions = new()
@@ -43,7 +51,7 @@ internal static class HandlerFactory
             handlerOptions.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
         }
 
-        return new QuicSteeringHttp3Handler(handlerOptions);
+        return shareEndpointsWith is null ? new QuicSteeringHttp3Handler(handlerOptions) : new QuicSteeringHttp3Handler(handlerOptions, shareEndpointsWith);
     }
 
     /// <summary>

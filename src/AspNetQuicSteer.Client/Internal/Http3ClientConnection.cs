@@ -14,6 +14,7 @@ namespace AspNetQuicSteer.Client.Internal;
 internal sealed partial class Http3ClientConnection
 {
     private readonly QuicSteeringConnectionContext _context;
+    private readonly Http3ClientEndpoint _endpoint;
     private readonly Http3ConnectionPool _pool;
     private readonly QuicSteeringHttp3HandlerOptions _options;
     private readonly Http3HandlerCounters _counters;
@@ -28,9 +29,10 @@ internal sealed partial class Http3ClientConnection
     private Http3ProtocolException? _protocolFailure;
     private long _idleSince;
 
-    private Http3ClientConnection(QuicSteeringConnectionContext context, Http3ConnectionPool pool, QuicSteeringHttp3HandlerOptions options,
+    private Http3ClientConnection(Http3ClientEndpoint endpoint, QuicSteeringConnectionContext context, Http3ConnectionPool pool, QuicSteeringHttp3HandlerOptions options,
         Http3HandlerCounters counters, ILogger logger, int streamCapacity)
     {
+        _endpoint = endpoint;
         _context = context;
         _pool = pool;
         _options = options;
@@ -70,7 +72,7 @@ internal sealed partial class Http3ClientConnection
         QuicSteeringConnectionContext context = await endpoint.ConnectAsync(remote, tls, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         int capacity = await endpoint.InvokeAsync(() => (int)Math.Min(int.MaxValue, context.Quic.PeerTransportParameters?.InitialMaxStreamsBidi ?? 0))
             .ConfigureAwait(false);
-        var connection = new Http3ClientConnection(context, pool, options, counters, logger, Math.Max(1, capacity));
+        var connection = new Http3ClientConnection(endpoint, context, pool, options, counters, logger, Math.Max(1, capacity));
         try
         {
             await connection.StartControlStreamsAsync(cancellationToken).ConfigureAwait(false);
@@ -125,6 +127,13 @@ internal sealed partial class Http3ClientConnection
         lock (_lock) _retired = true;
         QuicSteeringClientLog.ConnectionClosing(_logger, _context.ConnectionId, reason);
         _context.Abort(new ConnectionAbortedException(reason));
+    }
+
+    /// <summary>Closes now and fails every request on the connection without waiting for the closing period.</summary>
+    public void ShutdownNow()
+    {
+        lock (_lock) _retired = true;
+        _endpoint.Post(_context.LoopShutdownNow);
     }
 
     /// <summary>A connection error (RFC 9114 §8): CONNECTION_CLOSE with <paramref name="code"/>; requests fail with it.</summary>

@@ -10,18 +10,14 @@ namespace AspNetQuicSteer.Client.Internal;
 internal sealed class Http3ClientHandlerCore : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<(string Host, int Port), Http3ConnectionPool> _pools = new();
-    private readonly object _endpointsLock = new();
-    private readonly List<Http3ClientEndpoint> _endpoints = [];
-    private readonly QuicSteeringTransportOptions _transport;
     private readonly ITimer _idleSweep;
-    private int _nextEndpoint;
     private int _disposed;
 
-    public Http3ClientHandlerCore(QuicSteeringHttp3HandlerOptions options)
+    public Http3ClientHandlerCore(QuicSteeringHttp3HandlerOptions options, Http3ClientHandlerCore? shareEndpointsWith = null)
     {
         Options = options;
         Logger = (ILogger?)options.LoggerFactory?.CreateLogger("AspNetQuicSteer.Client") ?? NullLogger.Instance;
-        _transport = new QuicSteeringTransportOptions
+        var transport = new QuicSteeringTransportOptions
         {
             // The handshake is bounded by ConnectTimeout in the endpoint; the transport's own limit is only a backstop.
             HandshakeTimeout = options.ConnectTimeout + TimeSpan.FromSeconds(1),
@@ -32,6 +28,9 @@ internal sealed class Http3ClientHandlerCore : IAsyncDisposable
             SocketSendBufferSize = 4 * 1024 * 1024,
             TimeProvider = options.TimeProvider,
         };
+        Endpoints = shareEndpointsWith is not null && shareEndpointsWith.Endpoints.TryAddReference()
+            ? shareEndpointsWith.Endpoints
+            : new Http3ClientEndpointSet(transport, Logger, options.EndpointCount);
         TimeSpan sweep = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, Math.Min(TimeSpan.TicksPerSecond, options.PooledConnectionIdleTimeout.Ticks / 4)));
         _idleSweep = options.TimeProvider.CreateTimer(static s => ((Http3ClientHandlerCore)s!).CloseIdleConnections(), this, sweep, sweep);
     }
@@ -45,22 +44,14 @@ internal sealed class Http3ClientHandlerCore : IAsyncDisposable
     public Http3ConnectionPool GetPool(Uri uri)
         => _pools.GetOrAdd((uri.IdnHost, uri.Port), static (key, core) => new Http3ConnectionPool(core, key.Host, key.Port), this);
 
-    /// <summary>The socket for a new connection: endpoints are added up to EndpointCount per family, then reused round robin.</summary>
+    /// <summary>The sockets connections are opened on (possibly shared with other handlers).</summary>
+    public Http3ClientEndpointSet Endpoints { get; }
+
+    /// <summary>The socket for a new connection.</summary>
     public Http3ClientEndpoint GetEndpoint(AddressFamily family)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        lock (_endpointsLock)
-        {
-            List<Http3ClientEndpoint> matching = _endpoints.FindAll(e => e.BoundEndPoint.AddressFamily == family);
-            if (matching.Count < Options.EndpointCount)
-            {
-                var endpoint = new Http3ClientEndpoint(family, _transport, Logger);
-                _endpoints.Add(endpoint);
-                return endpoint;
-            }
-
-            return matching[(int)((uint)_nextEndpoint++ % (uint)matching.Count)];
-        }
+        return Endpoints.Get(family);
     }
 
     private void CloseIdleConnections()
@@ -72,9 +63,8 @@ internal sealed class Http3ClientHandlerCore : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _idleSweep.DisposeAsync().ConfigureAwait(false);
-        foreach (Http3ConnectionPool pool in _pools.Values) pool.CloseAll();
-        Http3ClientEndpoint[] endpoints;
-        lock (_endpointsLock) endpoints = [.. _endpoints];
-        foreach (Http3ClientEndpoint endpoint in endpoints) await endpoint.DisposeAsync().ConfigureAwait(false);
+        // In-flight requests fail now rather than when the closing period ends (the sockets may outlive this handler).
+        foreach (Http3ConnectionPool pool in _pools.Values) pool.ShutdownAll();
+        await Endpoints.ReleaseAsync().ConfigureAwait(false);
     }
 }

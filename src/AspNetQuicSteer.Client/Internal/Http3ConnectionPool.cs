@@ -121,11 +121,12 @@ internal sealed class Http3ConnectionPool
         foreach (Http3ClientConnection connection in idle) connection.Close("Idle in the pool.");
     }
 
-    public void CloseAll()
+    /// <summary>Closes every connection at once, failing what is in flight (the handler is disposed).</summary>
+    public void ShutdownAll()
     {
         Http3ClientConnection[] all;
         lock (_lock) all = [.. _connections];
-        foreach (Http3ClientConnection connection in all) connection.Close("The handler is disposed.");
+        foreach (Http3ClientConnection connection in all) connection.ShutdownNow();
     }
 
     /// <summary>Resolves the host and races its addresses, staggered (RFC 8305 §5); the first handshake wins.</summary>
