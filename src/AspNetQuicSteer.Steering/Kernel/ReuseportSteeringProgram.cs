@@ -61,10 +61,12 @@ internal static class ReuseportSteeringProgram
         var longEnough = asm.DefineLabel();
         var shortHeader = asm.DefineLabel();
 
-        // Guard: the DCID occupies payload bytes 1..cidLength (RFC 9000 §17.3.1), so a datagram we can steer has at
-        // least 1 + cidLength bytes. Shorter → active; this also keeps every load below in bounds (see class remarks).
+        // Guard: the DCID occupies payload bytes 1..cidLength (RFC 9000 §17.3.1) and a protected short header carries
+        // at least 20 more bytes (RFC 9001 §5.4.2), the same minimum the managed router applies
+        // (SteeringTable.ShortHeaderMinimumLength). Shorter → active (whose router drops it); this also keeps every
+        // load below in bounds (see class remarks).
         asm.LoadLength();
-        asm.JumpIfGreater((uint)shortHeaderCidLength, longEnough);
+        asm.JumpIfGreater((uint)(shortHeaderCidLength + Routing.SteeringTable.HeaderProtectionAllowance), longEnough);
         asm.Return((uint)activeSocketIndex);
 
         // Header form (RFC 9000 §17.2): long headers — Initial, 0-RTT, Handshake, Retry — go to the active generation.

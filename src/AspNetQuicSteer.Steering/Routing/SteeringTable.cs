@@ -24,7 +24,8 @@ internal sealed class SteeringTable
 {
     // RFC 9001 §5.4.2: header protection samples 16 bytes starting 4 bytes after the packet number offset, so a
     // short-header packet of QUIC v1 has at least 1 + CID + 4 + 16 bytes; nobody can process anything shorter.
-    private const int HeaderProtectionAllowance = 4 + 16;
+    /// <summary>RFC 9001 §5.4.2: a protected short header has at least 4 bytes after the CID plus a 16-byte sample.</summary>
+    internal const int HeaderProtectionAllowance = 4 + 16;
 
     private readonly DataplaneTarget[] _targets = new DataplaneTarget[256];
     private readonly bool[] _live = new bool[256];

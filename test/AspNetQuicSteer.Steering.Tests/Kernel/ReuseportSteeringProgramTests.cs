@@ -3,7 +3,7 @@ using CsCheck;
 
 namespace AspNetQuicSteer.Steering.Tests.Kernel;
 
-/// <summary>The steering program run by <see cref="ClassicBpfInterpreter"/> against <see cref="ExpectedSteering"/>.</summary>
+/// <summary>The steering program run by <see cref="ClassicBpfInterpreter"/> against the managed router (<see cref="ExpectedSteering"/>).</summary>
 public sealed class ReuseportSteeringProgramTests
 {
     private static readonly GenerationId G1 = new(0x11), G2 = new(0x22), G3 = new(0x33);
@@ -44,11 +44,12 @@ public sealed class ReuseportSteeringProgramTests
         // Unknown generation → active.
         Assert.Equal(2u, Run(Datagram(0x41, cidLength, field, new GenerationId(0x44))));
 
-        // Too short for the DCID: every length 0..cidLength → active, never index 0 (the load-fault value).
+        // Shorter than the DCID plus the 20 bytes a protected short header carries (RFC 9001 §5.4.2; the router drops
+        // these): every length 0..cidLength + 20 → active, never index 0 (the load-fault value).
         byte[] full = Datagram(0x41, cidLength, field, G1);
-        for (int length = 0; length <= cidLength; length++)
+        for (int length = 0; length < full.Length; length++)
             Assert.Equal(2u, Run(full[..length]));
-        Assert.Equal(0u, Run(full[..(1 + cidLength)])); // exactly the DCID: steerable
+        Assert.Equal(0u, Run(full)); // 1 + CID + 20 bytes: steerable
     }
 
     [Fact]
@@ -122,7 +123,7 @@ public sealed class ReuseportSteeringProgramTests
         Assert.Equal(
             """
                0: ld len
-               1: jgt #8, 3, 2
+               1: jgt #28, 3, 2
                2: ret #2
                3: ldb [0]
                4: jset #0x80, 5, 6
