@@ -107,6 +107,25 @@ public sealed class SteeringConnectionIdGeneratorTests
         }
     }
 
+    /// <summary>One generator (one AES transform pair behind a lock) shared by many threads stays correct.</summary>
+    [Theory]
+    [InlineData("single-pass")]
+    [InlineData("four-pass-odd")]
+    public void A_shared_generator_is_thread_safe(string mode)
+    {
+        using var generator = new SteeringConnectionIdGenerator(Options(mode, generation: 0x33));
+        int failures = 0;
+        Parallel.For(0, 4_000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            ConnectionId cid = generator.Generate();
+            if (!generator.TryReadGeneration(cid.Span, out GenerationId generation) || generation.Value != 0x33)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        });
+        Assert.Equal(0, failures);
+    }
+
     /// <summary>Validate: our length, our config rotation bits (never 0b111, §3.1) and the self-encoded length (§3.3).</summary>
     [Fact]
     public void Validate_checks_length_config_rotation_and_self_encoded_length()
