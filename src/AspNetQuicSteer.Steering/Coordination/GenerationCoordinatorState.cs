@@ -1,0 +1,266 @@
+namespace AspNetQuicSteer.Steering.Coordination;
+
+/// <summary>
+/// The generation coordinator's state machine, sans IO: no sockets, no clock (every operation takes
+/// <c>now</c>, a monotonic time). Operations either change the table and return the messages to broadcast to every
+/// connected peer, or throw <see cref="CoordinatorRequestException"/> and change nothing.
+/// <code>
+/// operation      from                          to        broadcast
+/// Join           (free, Exited, Dead ID)       Joining   (JoinAccepted to the joiner only)
+/// Ready          Joining                       Ready     Ready{g}
+/// Activate       Ready                         Active    Activate{g}, Drain{previous active}
+/// Drain          Ready, Active                 Draining  Drain{g}
+/// Rollback       Draining                      Active    Rollback{g, from}, Drain{from}
+/// Exited         Joining/Ready/Active/Draining Exited    Exited{g, Clean}
+/// peer lost      Joining/Ready/Active/Draining Dead      Exited{g, Dead} [, Rollback{displaced, g}]
+/// </code>
+/// Exited and Dead rows stay in the table (status history) until their ID is allocated again.
+/// </summary>
+internal sealed class GenerationCoordinatorState
+{
+    private readonly Entry?[] _table = new Entry?[256];
+    private byte _lastAllocated;
+    private byte _active;
+
+    /// <param name="probation">
+    /// How long after activation a generation whose control connection drops is rolled back from (its predecessor,
+    /// if still Draining, becomes Active again). Invariant 6: "fails before or shortly after activation".
+    /// </param>
+    public GenerationCoordinatorState(TimeSpan probation)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(probation, TimeSpan.Zero);
+        Probation = probation;
+    }
+
+    public TimeSpan Probation { get; }
+
+    public GenerationId? ActiveGeneration => _active == 0 ? null : new GenerationId(_active);
+
+    /// <summary>The state of <paramref name="generation"/>, or null when it is not in the table.</summary>
+    public GenerationState? StateOf(GenerationId generation) => _table[generation.Value]?.State;
+
+    /// <summary>
+    /// Admits a process: allocates the next free ID after the last one allocated (1..255, wrapping, never a live
+    /// one) or takes the requested one if it is not live. A resuming join (after a coordinator takeover) enters
+    /// its claimed state directly; claiming Active while another generation is Active is refused.
+    /// </summary>
+    public JoinAcceptedMessage Join(TimeSpan now, int pid, JoinMessage join)
+    {
+        ArgumentNullException.ThrowIfNull(join);
+        byte id;
+        if (join.RequestedGeneration is { } requested)
+        {
+            if (requested.Value == 0) throw new CoordinatorRequestException(CoordinatorErrorCode.UnknownGeneration, "Generation 0 is reserved (none).");
+            if (_table[requested.Value] is { } existing && existing.State.IsLive())
+            {
+                throw new CoordinatorRequestException(
+                    CoordinatorErrorCode.GenerationInUse,
+                    $"{requested} is in use by pid {existing.Pid} ({existing.State}).");
+            }
+
+            id = requested.Value;
+        }
+        else
+        {
+            id = AllocateId();
+        }
+
+        GenerationState state = join.ResumeState ?? GenerationState.Joining;
+        if (!state.IsLive())
+        {
+            throw new CoordinatorRequestException(CoordinatorErrorCode.InvalidTransition, $"A join cannot resume into {state}.");
+        }
+
+        if (state == GenerationState.Active && _active != 0)
+        {
+            throw new CoordinatorRequestException(
+                CoordinatorErrorCode.InvalidTransition,
+                $"gen{id} claims Active but gen{_active} is already active.");
+        }
+
+        var entry = new Entry(id, pid, join.AppName, state, now);
+        if (state == GenerationState.Active)
+        {
+            _active = id; // a resumed activation is not on probation: its rollout happened under the previous coordinator
+        }
+
+        _table[id] = entry;
+        if (join.RequestedGeneration is null) _lastAllocated = id;
+        return new JoinAcceptedMessage(new GenerationId(id), ActiveGeneration, CoordinatorMessage.ProtocolVersion);
+    }
+
+    /// <summary>Joining → Ready.</summary>
+    public IReadOnlyList<CoordinatorMessage> Ready(TimeSpan now, GenerationId generation)
+    {
+        Entry entry = Require(generation, "become Ready", GenerationState.Joining);
+        entry.Enter(GenerationState.Ready, now);
+        return [new ReadyMessage(generation)];
+    }
+
+    /// <summary>
+    /// Ready → Active; the previously active generation (if any) → Draining. Broadcast: Activate, then Drain of the
+    /// previous one. Re-activating a Draining generation is <see cref="Rollback"/>.
+    /// </summary>
+    public IReadOnlyList<CoordinatorMessage> Activate(TimeSpan now, GenerationId generation)
+    {
+        Entry entry = Require(generation, "be activated", GenerationState.Ready);
+        byte previous = _active;
+        entry.Enter(GenerationState.Active, now);
+        entry.ProbationUntil = now + Probation;
+        entry.Displaced = previous;
+        _active = generation.Value;
+        if (previous == 0) return [new ActivateMessage(generation)];
+        _table[previous]!.Enter(GenerationState.Draining, now);
+        return [new ActivateMessage(generation), new DrainMessage(new GenerationId(previous))];
+    }
+
+    /// <summary>Ready or Active → Draining. Draining the Active generation leaves the port without one.</summary>
+    public IReadOnlyList<CoordinatorMessage> Drain(TimeSpan now, GenerationId generation)
+    {
+        Entry entry = Require(generation, "drain", GenerationState.Ready, GenerationState.Active);
+        if (_active == generation.Value) _active = 0;
+        entry.Enter(GenerationState.Draining, now);
+        return [new DrainMessage(generation)];
+    }
+
+    /// <summary>
+    /// Any live state → Exited, with the final counters. A deliberate exit never triggers a rollback, even of an
+    /// Active generation on probation: a generation that wants its predecessor back sends Rollback first.
+    /// </summary>
+    public IReadOnlyList<CoordinatorMessage> Exited(TimeSpan now, GenerationId generation, GenerationCounters counters, string reason)
+    {
+        Entry entry = Require(generation, "exit", GenerationState.Joining, GenerationState.Ready, GenerationState.Active, GenerationState.Draining);
+        if (_active == generation.Value) _active = 0;
+        entry.Counters = counters;
+        entry.Enter(GenerationState.Exited, now);
+        return [new ExitedMessage(generation, ExitKind.Clean, counters, reason)];
+    }
+
+    /// <summary>
+    /// Explicit rollback: <paramref name="to"/> (Draining) → Active; the current Active generation (if any) →
+    /// Draining. Broadcast: Rollback{to, from}, then Drain{from}.
+    /// </summary>
+    public IReadOnlyList<CoordinatorMessage> Rollback(TimeSpan now, GenerationId to)
+    {
+        Entry target = Require(to, "be rolled back to", GenerationState.Draining);
+        byte from = _active;
+        ReActivate(target, now);
+        if (from == 0) return [new RollbackMessage(to, null)];
+        _table[from]!.Enter(GenerationState.Draining, now);
+        return [new RollbackMessage(to, new GenerationId(from)), new DrainMessage(new GenerationId(from))];
+    }
+
+    /// <summary>
+    /// The generation's control connection dropped without Exited: a live generation becomes Dead. If it was
+    /// Active and activated no more than <see cref="Probation"/> ago, and the generation it displaced is still
+    /// Draining, that one becomes Active again. Broadcast: Exited{Dead}, then Rollback{to, from} if rolled back.
+    /// Losing an Exited or Dead generation's connection is normal and returns nothing.
+    /// </summary>
+    public IReadOnlyList<CoordinatorMessage> PeerLost(TimeSpan now, GenerationId generation)
+    {
+        if (_table[generation.Value] is not { } entry || !entry.State.IsLive()) return [];
+        bool wasActive = entry.State == GenerationState.Active;
+        entry.Enter(GenerationState.Dead, now);
+        var dead = new ExitedMessage(generation, ExitKind.Dead, entry.Counters, $"control connection of pid {entry.Pid} dropped without Exited");
+        if (!wasActive) return [dead];
+
+        _active = 0;
+        if (entry.ProbationUntil is { } until && now <= until
+            && entry.Displaced != 0
+            && _table[entry.Displaced] is { State: GenerationState.Draining } previous)
+        {
+            ReActivate(previous, now);
+            return [dead, new RollbackMessage(new GenerationId(previous.Id), generation)];
+        }
+
+        return [dead];
+    }
+
+    /// <summary>Stores a generation's latest counters for the status view (any state; nothing is broadcast).</summary>
+    public void Report(GenerationId generation, GenerationCounters counters)
+    {
+        if (_table[generation.Value] is not { } entry)
+        {
+            throw new CoordinatorRequestException(CoordinatorErrorCode.UnknownGeneration, $"{generation} is not in the generation table.");
+        }
+
+        entry.Counters = counters;
+    }
+
+    /// <summary>The status view: every row of the table in ID order.</summary>
+    public StatusMessage Snapshot(TimeSpan now)
+    {
+        var rows = new List<GenerationStatus>();
+        foreach (Entry? entry in _table)
+        {
+            if (entry is null) continue;
+            rows.Add(new GenerationStatus(new GenerationId(entry.Id), entry.Pid, entry.State, entry.Since, entry.Counters, entry.AppName));
+        }
+
+        return new StatusMessage(now, ActiveGeneration, rows);
+    }
+
+    private void ReActivate(Entry target, TimeSpan now)
+    {
+        target.Enter(GenerationState.Active, now);
+        // Taking connections back is not a fresh rollout: no probation, and nothing to roll back to.
+        target.ProbationUntil = null;
+        target.Displaced = 0;
+        _active = target.Id;
+    }
+
+    private byte AllocateId()
+    {
+        for (int step = 1; step <= 255; step++)
+        {
+            byte candidate = (byte)((_lastAllocated + step - 1) % 255 + 1);
+            if (_table[candidate] is not { } existing || !existing.State.IsLive()) return candidate;
+        }
+
+        throw new CoordinatorRequestException(CoordinatorErrorCode.NoGenerationAvailable, "All 255 generation IDs are live.");
+    }
+
+    private Entry Require(GenerationId generation, string action, params ReadOnlySpan<GenerationState> allowed)
+    {
+        if (generation.Value == 0 || _table[generation.Value] is not { } entry)
+        {
+            throw new CoordinatorRequestException(CoordinatorErrorCode.UnknownGeneration, $"{generation} is not in the generation table.");
+        }
+
+        if (!allowed.Contains(entry.State))
+        {
+            throw new CoordinatorRequestException(
+                CoordinatorErrorCode.InvalidTransition,
+                $"{generation} is {entry.State}; only a {string.Join(" or ", allowed.ToArray())} generation can {action}.");
+        }
+
+        return entry;
+    }
+
+    private sealed class Entry(byte id, int pid, string appName, GenerationState state, TimeSpan since)
+    {
+        public byte Id { get; } = id;
+
+        public int Pid { get; } = pid;
+
+        public string AppName { get; } = appName;
+
+        public GenerationState State { get; private set; } = state;
+
+        public TimeSpan Since { get; private set; } = since;
+
+        /// <summary>Set on activation: until then a dropped control connection rolls back to <see cref="Displaced"/>.</summary>
+        public TimeSpan? ProbationUntil { get; set; }
+
+        /// <summary>The generation that was Active when this one was activated (0 = none): the rollback target.</summary>
+        public byte Displaced { get; set; }
+
+        public GenerationCounters Counters { get; set; }
+
+        public void Enter(GenerationState next, TimeSpan now)
+        {
+            State = next;
+            Since = now;
+        }
+    }
+}
