@@ -86,10 +86,29 @@ internal sealed class SteeringConnectionIdGenerator : IConnectionIdGenerator, ID
     }
 
     /// <summary>
+    /// Tells whether a generation other than ours is alive on the port (the steering table's view). When set,
+    /// <see cref="Validate"/> refuses CIDs of such generations, so the endpoint never answers another live
+    /// generation's packet with a stateless reset (ARCHITECTURE.md invariant 1; RFC 9000 §10.3 leaves the decision to
+    /// send one to the endpoint).
+    /// </summary>
+    public Func<GenerationId, bool>? IsOtherLiveGeneration { get; set; }
+
+    /// <summary>
+    /// What the endpoint asks before a stateless reset (RFC 9000 §10.3): the CID has our layout
+    /// (<see cref="IsPlausible"/>) and does not belong to another live generation.
+    /// </summary>
+    public bool Validate(ReadOnlySpan<byte> connectionId)
+    {
+        if (!IsPlausible(connectionId)) return false;
+        Func<GenerationId, bool>? otherLive = IsOtherLiveGeneration;
+        return otherLive is null || !TryReadGeneration(connectionId, out GenerationId owner) || owner == Generation || !otherLive(owner);
+    }
+
+    /// <summary>
     /// Cheap plausibility check (no decryption): our CID length, our config rotation bits (never 0b111, §3.1/§4.1)
     /// and, when the configuration self-encodes, a first octet that says length − 1 (§3.3, §4.1).
     /// </summary>
-    public bool Validate(ReadOnlySpan<byte> connectionId)
+    public bool IsPlausible(ReadOnlySpan<byte> connectionId)
     {
         if (connectionId.Length != ConnectionIdLength || !_codec.IsRoutable(connectionId))
         {
@@ -113,7 +132,7 @@ internal sealed class SteeringConnectionIdGenerator : IConnectionIdGenerator, ID
         }
 
         connectionId = connectionId[..ConnectionIdLength];
-        if (!Validate(connectionId))
+        if (!IsPlausible(connectionId))
         {
             return false;
         }
@@ -134,7 +153,7 @@ internal sealed class SteeringConnectionIdGenerator : IConnectionIdGenerator, ID
     /// <summary>The server ID a CID of this layout routes to (what a QUIC-LB load balancer extracts, §5.5).</summary>
     public bool TryReadServerId(ReadOnlySpan<byte> connectionId, Span<byte> serverId)
         => connectionId.Length >= ConnectionIdLength
-            && Validate(connectionId[..ConnectionIdLength])
+            && IsPlausible(connectionId[..ConnectionIdLength])
             && _codec.TryDecode(connectionId, serverId);
 
     public void Dispose() => _codec.Dispose();
