@@ -38,6 +38,7 @@ internal sealed class QuicEndpointDriver : IDisposable
     private readonly TimeProvider _time;
     private readonly long _startTimestamp;
     private readonly TimeSpan _maxWait;
+    private readonly DatagramDivert? _divert;
     private readonly DatagramBatch _receiveBatch;
     private readonly DatagramBatch _sendBatch;
     private readonly ConcurrentQueue<Action<bool>> _work = new();
@@ -81,6 +82,8 @@ internal sealed class QuicEndpointDriver : IDisposable
     private long _bytesReceived;
     private long _bytesSent;
     private long _truncatedDatagrams;
+    private long _datagramsDiverted;
+    private long _datagramsInjected;
     private long _datagramErrors;
     private long _sendErrors;
     private long _receiveErrors;
@@ -102,6 +105,7 @@ internal sealed class QuicEndpointDriver : IDisposable
         _time = options.TimeProvider;
         _startTimestamp = _time.GetTimestamp();
         _maxWait = options.MaxWait;
+        _divert = options.Divert;
         _receiveBatch = new DatagramBatch(options.ReceiveBatchCapacity, socket.GroEnabled ? DatagramBatch.GroSlotSize : options.ReceiveSlotSize);
         _sendBatch = new DatagramBatch(options.SendBatchCapacity, options.SendSlotSize);
         _replyFromDialledAddress = socket.IsNative && socket.PacketInformationEnabled
@@ -195,6 +199,40 @@ internal sealed class QuicEndpointDriver : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("The driver is already started.");
         _thread.Start();
+    }
+
+    /// <summary>Datagrams the <see cref="QuicEndpointDriverOptions.Divert"/> hook took.</summary>
+    internal long DatagramsDiverted => Interlocked.Read(ref _datagramsDiverted);
+
+    /// <summary>Datagrams handed in with <see cref="Inject"/> and processed.</summary>
+    internal long DatagramsInjected => Interlocked.Read(ref _datagramsInjected);
+
+    /// <summary>
+    /// Feeds a datagram that arrived another way (forwarded by the process that received it) to the endpoint as if
+    /// this socket had received it from <paramref name="remote"/>; replies leave from this socket. Thread-safe; the
+    /// bytes are copied (forwarding is the rare path, so this may allocate).
+    /// </summary>
+    internal void Inject(IPEndPoint remote, ReadOnlySpan<byte> datagram)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        byte[] copy = datagram.ToArray();
+        _work.Enqueue(abandoned =>
+        {
+            if (abandoned) return;
+            _datagramsInjected++;
+            try
+            {
+                _endpoint.HandleDatagram(Now, remote, copy);
+            }
+#pragma warning disable CA1031 // As for received datagrams: one bad datagram must not end the loop.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                _datagramErrors++;
+                LastDatagramError = e;
+            }
+        });
+        Wake();
     }
 
     /// <summary>Queues <paramref name="work"/> to run on the loop thread at the start of a turn (in order), waking the loop.</summary>
@@ -419,6 +457,12 @@ internal sealed class QuicEndpointDriver : IDisposable
                 datagrams++;
                 try
                 {
+                    if (_divert is not null && _divert(payload, remote, _receiveBatch.GetLocalAddress(slot)))
+                    {
+                        _datagramsDiverted++;
+                        continue;
+                    }
+
                     _endpoint.HandleDatagram(now, remote, payload);
                 }
 #pragma warning disable CA1031 // One bad datagram must not end the loop for every connection on the socket.

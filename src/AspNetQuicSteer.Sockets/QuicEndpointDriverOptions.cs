@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace AspNetQuicSteer.Sockets;
 
 /// <summary>Construction options for <see cref="QuicEndpointDriver"/>.</summary>
@@ -28,4 +30,16 @@ internal sealed class QuicEndpointDriverOptions
     /// depend on this value.
     /// </summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// Sees every received datagram before the endpoint does and may take it (return true), e.g. to forward a packet
+    /// that belongs to another process sharing the port. Runs on the loop thread; must not block.
+    /// </summary>
+    public DatagramDivert? Divert { get; init; }
 }
+
+/// <summary>
+/// A look at one received datagram before the endpoint: <paramref name="localAddress"/> is the raw address the peer
+/// sent to (4 or 16 bytes; empty unless the socket reports it, IP_PKTINFO on a wildcard bind). True takes the datagram.
+/// </summary>
+internal delegate bool DatagramDivert(ReadOnlySpan<byte> datagram, IPEndPoint remote, ReadOnlySpan<byte> localAddress);

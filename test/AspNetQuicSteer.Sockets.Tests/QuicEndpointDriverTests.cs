@@ -9,7 +9,7 @@ using AspNetQuicSteer.Quic.Tls;
 
 namespace AspNetQuicSteer.Sockets.Tests;
 
-public sealed class QuicEndpointDriverTests : IDisposable
+public sealed partial class QuicEndpointDriverTests : IDisposable
 {
     private const int DownloadLength = 10 * 1024 * 1024;
 
@@ -310,7 +310,8 @@ public sealed class QuicEndpointDriverTests : IDisposable
         return CreateServer(new BatchedUdpSocket(socket, new BatchedUdpSocketOptions { EnableGro = gro }), DownloadLength, out app);
     }
 
-    private QuicEndpointDriver CreateServer(BatchedUdpSocket socket, long length, out DownloadServer app)
+    private QuicEndpointDriver CreateServer(BatchedUdpSocket socket, long length, out DownloadServer app,
+        IConnectionIdGenerator? connectionIds = null, DatagramDivert? divert = null)
     {
         X509Certificate2 certificate = _certificate;
         var endpoint = new QuicEndpoint(new QuicEndpointOptions
@@ -321,8 +322,9 @@ public sealed class QuicEndpointDriverTests : IDisposable
                 ApplicationProtocols = [Alpn],
                 TransportParameters = transportParameters,
             }),
+            Connection = new QuicConnectionOptions { ConnectionIdGenerator = connectionIds ?? new RandomConnectionIdGenerator() },
         });
-        var driver = new QuicEndpointDriver(socket, endpoint);
+        var driver = new QuicEndpointDriver(socket, endpoint, new QuicEndpointDriverOptions { Divert = divert });
         var server = new DownloadServer(endpoint, length);
         driver.TurnHook = server.Pump;
         app = server;
