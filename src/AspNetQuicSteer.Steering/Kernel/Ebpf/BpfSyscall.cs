@@ -173,6 +173,19 @@ internal static unsafe partial class BpfSyscall
     /// <summary>include/uapi/asm-generic/socket.h SO_ATTACH_REUSEPORT_EBPF (Linux 4.6).</summary>
     public const int SO_ATTACH_REUSEPORT_EBPF = 52;
 
+    /// <summary>include/uapi/asm-generic/socket.h SO_COOKIE (Linux 4.12): the socket's 64-bit cookie.</summary>
+    public const int SO_COOKIE = 57;
+
+    /// <summary>getsockopt(SO_COOKIE): what a REUSEPORT_SOCKARRAY lookup returns for this socket.</summary>
+    public static ulong GetSocketCookie(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Span<byte> value = stackalloc byte[sizeof(ulong)];
+        int length = socket.GetRawSocketOption(ReuseportSocket.SOL_SOCKET, SO_COOKIE, value);
+        if (length != sizeof(ulong)) throw new BpfException($"getsockopt(SO_COOKIE) returned {length} bytes.");
+        return BitConverter.ToUInt64(value);
+    }
+
     private static bool TryElementCommand(int command, BpfFileDescriptor map, uint key, void* value, ulong flags, out int errno)
     {
         ArgumentNullException.ThrowIfNull(map);

@@ -84,10 +84,12 @@ internal sealed class EbpfReuseportDataplane : IDisposable
     /// <summary>
     /// Puts <paramref name="socket"/> into <paramref name="generation"/>'s slot (replacing the previous socket there).
     /// The socket must be bound with SO_REUSEPORT to the group's address (else the program's select fails with
-    /// EBADFD at run time and the datagram goes to the active generation) and can be in one slot only (EBUSY).
-    /// The kernel empties the slot by itself when the socket closes (bpf_sk_reuseport_detach).
+    /// EBADFD at run time and the datagram goes to the active generation) and can be in one slot only: moving it to
+    /// another generation's slot needs <see cref="RemoveGeneration"/> first (the kernel says EBUSY). Registering it
+    /// again in the slot it already occupies is a no-op (the kernel would say EBUSY there too). The kernel empties
+    /// the slot by itself when the socket closes (bpf_sk_reuseport_detach).
     /// </summary>
-    /// <exception cref="BpfException">EINVAL: not bound with SO_REUSEPORT; EBUSY: already in a slot; ENOTSUPP: not UDP/TCP.</exception>
+    /// <exception cref="BpfException">EINVAL: not bound with SO_REUSEPORT; EBUSY: in another slot; ENOTSUPP: not UDP/TCP.</exception>
     public unsafe void SetGeneration(GenerationId generation, Socket socket)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -100,12 +102,36 @@ internal sealed class EbpfReuseportDataplane : IDisposable
             ulong fd = (ulong)(long)handle.DangerousGetHandle();
             BpfSyscall.UpdateElement(_socketMap, generation.Value, &fd, BpfSyscall.BPF_ANY);
         }
+        catch (BpfException error) when (error.Errno == BpfException.EBUSY && Holds(generation, socket))
+        {
+            // already in this very slot (reuseport_array_update_check tests sk_user_data before comparing sockets)
+        }
         finally
         {
             if (added) handle.DangerousRelease();
         }
 
         _registered[generation] = socket;
+    }
+
+    /// <summary>Whether <paramref name="generation"/>'s slot holds exactly <paramref name="socket"/> (map value = its SO_COOKIE).</summary>
+    public bool Holds(GenerationId generation, Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        return TryGetSocketCookie(generation, out ulong cookie) && cookie == BpfSyscall.GetSocketCookie(socket);
+    }
+
+    /// <summary>
+    /// The cookie of the socket in <paramref name="generation"/>'s slot: a REUSEPORT_SOCKARRAY with 8-byte values
+    /// answers a user-space lookup with sock_gen_cookie (bpf_fd_reuseport_array_lookup_elem). False when empty.
+    /// </summary>
+    public unsafe bool TryGetSocketCookie(GenerationId generation, out ulong cookie)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ulong value = 0;
+        bool found = BpfSyscall.LookupElement(_socketMap, generation.Value, &value);
+        cookie = value;
+        return found;
     }
 
     /// <summary>Empties <paramref name="generation"/>'s slot; its short headers then go to the active generation. False when already empty (e.g. the socket closed).</summary>
@@ -117,12 +143,7 @@ internal sealed class EbpfReuseportDataplane : IDisposable
     }
 
     /// <summary>Whether <paramref name="generation"/>'s slot holds a (still open) socket.</summary>
-    public unsafe bool ContainsGeneration(GenerationId generation)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ulong cookie;
-        return BpfSyscall.LookupElement(_socketMap, generation.Value, &cookie);
-    }
+    public bool ContainsGeneration(GenerationId generation) => TryGetSocketCookie(generation, out _);
 
     /// <summary>
     /// Makes <paramref name="generation"/> the target of long headers, unknown generations and truncated datagrams:
