@@ -177,6 +177,62 @@ public sealed class EbpfReuseportKernelTests
     }
 
     [Fact]
+    public void The_kernel_agrees_with_the_interpreter_on_random_datagrams()
+    {
+        SkipUnlessRoot();
+        var field = new SteeringField(4, 6);
+        using var port = Port.Bind(IPAddress.Loopback, field, active: G2, G1, G2, G3);
+        var interpreter = new EbpfInterpreter();
+        interpreter.AddSocketMap(3, new Dictionary<uint, string> { [G1.Value] = G1.ToString(), [G2.Value] = G2.ToString(), [G3.Value] = G3.ToString() });
+        interpreter.AddArrayMap(4, G2.Value);
+        var program = ReuseportEbpfProgram.Build(field, CidLength, 3, 4);
+
+        var rng = new Random(52);
+        var generations = new[] { G1, G2, G3, new GenerationId(0x44) };
+        var expected = new Dictionary<string, int> { [G1.ToString()] = 0, [G2.ToString()] = 0, [G3.ToString()] = 0 };
+        var datagrams = new List<byte[]>();
+        for (int i = 0; i < 400; i++)
+        {
+            byte[] payload = new byte[rng.Next(0, 64)];
+            rng.NextBytes(payload);
+            if (payload.Length > CidLength && i % 2 == 0)
+            {
+                payload[0] &= 0x7f; // short header
+                field.Write(payload.AsSpan(1, CidLength), generations[i / 2 % generations.Length]);
+            }
+
+            var (verdict, selected) = interpreter.Run(program, payload);
+            Assert.Equal(EbpfCodes.SK_PASS, verdict);
+            expected[Assert.IsType<string>(selected)]++;
+            datagrams.Add(payload);
+        }
+
+        var counts = port.Count(datagrams);
+        Log($"400 random datagrams: kernel {Format(counts)}, interpreter {Format(expected)}");
+        Assert.Equal(expected, counts);
+        Assert.All(counts.Values, count => Assert.True(count > 0));
+    }
+
+    [Fact]
+    public void The_verifier_accepts_the_program_for_every_CID_length_and_field_position()
+    {
+        SkipUnlessRoot();
+        int loaded = 0;
+        for (int cidLength = 1; cidLength <= ReuseportSteeringProgram.MaxConnectionIdLength; cidLength++)
+        {
+            var fields = new List<SteeringField> { new(0), new(cidLength - 1) };
+            if (cidLength > 1) fields.AddRange([new(cidLength - 1, 0), new(0, cidLength - 1)]);
+            foreach (var field in fields)
+            {
+                using var dataplane = EbpfReuseportDataplane.Create(field, cidLength, G1);
+                loaded++;
+            }
+        }
+
+        Log($"{loaded} programs loaded (CID lengths 1..20, field and mask at both ends)");
+    }
+
+    [Fact]
     public void Kernel_refusals_surface_as_typed_errors()
     {
         SkipUnlessRoot();
