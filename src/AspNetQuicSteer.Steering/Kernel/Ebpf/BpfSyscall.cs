@@ -30,8 +30,8 @@ internal static unsafe partial class BpfSyscall
     public const uint BPF_PROG_TYPE_SK_REUSEPORT = 21;
 
     /// <summary>
-    /// enum bpf_attach_type (bpf.h) BPF_SK_REUSEPORT_SELECT: the plain "select a socket" flavour (not
-    /// SELECT_OR_MIGRATE); kernel/bpf/syscall.c substitutes it for 0 anyway, we pass it explicitly.
+    /// enum bpf_attach_type (bpf.h) BPF_SK_REUSEPORT_SELECT (Linux 5.14): the plain "select a socket" flavour (not
+    /// SELECT_OR_MIGRATE, which is for TCP request migration); kernel/bpf/syscall.c substitutes it for 0.
     /// </summary>
     public const uint BPF_SK_REUSEPORT_SELECT = 39;
 

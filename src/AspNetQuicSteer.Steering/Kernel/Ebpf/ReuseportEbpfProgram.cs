@@ -125,8 +125,10 @@ internal static class ReuseportEbpfProgram
     }
 
     /// <summary>
-    /// Builds and loads the program (BPF_PROG_TYPE_SK_REUSEPORT, expected attach type BPF_SK_REUSEPORT_SELECT).
-    /// The maps must stay open during the call; the program keeps them alive afterwards.
+    /// Builds and loads the program (BPF_PROG_TYPE_SK_REUSEPORT). expected_attach_type is left 0: since Linux 5.14
+    /// kernel/bpf/syscall.c bpf_prog_load_fixup_attach_type turns 0 into BPF_SK_REUSEPORT_SELECT, and 4.19..5.13
+    /// (before SELECT_OR_MIGRATE existed) expect 0. The maps must stay open during the call; the program keeps them
+    /// alive afterwards.
     /// </summary>
     /// <exception cref="BpfException">EPERM without root/CAP_BPF; EACCES/EINVAL with the verifier log if refused.</exception>
     public static BpfFileDescriptor Load(SteeringField field, int shortHeaderCidLength, BpfFileDescriptor socketMap, BpfFileDescriptor activeMap)
@@ -140,7 +142,7 @@ internal static class ReuseportEbpfProgram
             activeMap.DangerousAddRef(ref activeAdded);
             var program = Build(field, shortHeaderCidLength, socketMap.Fd, activeMap.Fd);
             return BpfSyscall.LoadProgram(
-                BpfSyscall.BPF_PROG_TYPE_SK_REUSEPORT, BpfSyscall.BPF_SK_REUSEPORT_SELECT, program, License, ProgramName);
+                BpfSyscall.BPF_PROG_TYPE_SK_REUSEPORT, expectedAttachType: 0, program, License, ProgramName);
         }
         finally
         {
