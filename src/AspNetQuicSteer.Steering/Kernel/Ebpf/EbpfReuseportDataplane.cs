@@ -171,9 +171,9 @@ internal sealed class EbpfReuseportDataplane : IDisposable
         {
             foreach (var socket in _registered.Values.Prepend(_attachedThrough))
             {
-                if (socket.SafeHandle.IsClosed) continue;
                 try
                 {
+                    if (socket.SafeHandle.IsClosed) continue;
                     ReuseportSocket.Detach(socket);
                     break;
                 }
