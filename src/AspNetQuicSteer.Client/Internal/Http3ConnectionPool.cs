@@ -21,6 +21,7 @@ internal sealed class Http3ConnectionPool
     private readonly object _lock = new();
     private readonly List<Http3ClientConnection> _connections = [];
     private TaskCompletionSource _changed = NewSignal();
+    private bool _changedObserved;
     private int _connecting;
 
     public Http3ConnectionPool(Http3ClientHandlerCore handler, string host, int port)
@@ -63,6 +64,7 @@ internal sealed class Http3ConnectionPool
                 }
 
                 changed = _changed.Task;
+                _changedObserved = true;
             }
 
             if (connect)
@@ -93,6 +95,9 @@ internal sealed class Http3ConnectionPool
         TaskCompletionSource signal;
         lock (_lock)
         {
+            // Every request's end lands here: replace the signal only when a request is waiting on it.
+            if (!_changedObserved) return;
+            _changedObserved = false;
             signal = _changed;
             _changed = NewSignal();
         }

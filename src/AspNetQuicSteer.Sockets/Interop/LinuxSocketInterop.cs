@@ -184,6 +184,11 @@ internal static partial class LinuxSocketInterop
     [LibraryImport(LibC, EntryPoint = "write", SetLastError = true)]
     internal static unsafe partial nint Write(int fd, void* buffer, nuint count);
 
+    // setsockopt(2): int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen);
+    // For options .NET cannot express (e.g. SO_ATTACH_REUSEPORT_CBPF/EBPF, whose values are kernel structures).
+    [LibraryImport(LibC, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(int fd, int level, int optionName, void* optionValue, uint optionLength);
+
     // close(2): int close(int fd);
     [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using AspNetQuicSteer.Sockets.Interop;
 
 namespace AspNetQuicSteer.Steering.Coordination;
 
@@ -47,8 +48,6 @@ internal static partial class CoordinatorInterop
     private static partial int Flock(int fd, int operation);
 
     // int close(int fd);
-    [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
-    internal static partial int Close(int fd);
 
     // int statx(int dirfd, const char *pathname, int flags, unsigned int mask, struct statx *statxbuf);
     [LibraryImport(LibC, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -120,5 +119,5 @@ internal sealed class SafeLockHandle : SafeHandle
 
     public override bool IsInvalid => handle == -1;
 
-    protected override bool ReleaseHandle() => CoordinatorInterop.Close((int)handle) == 0;
+    protected override bool ReleaseHandle() => LinuxSocketInterop.Close((int)handle) == 0;
 }

@@ -1,6 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Runtime.InteropServices;
+using AspNetQuicSteer.Sockets.Interop;
 
 namespace AspNetQuicSteer.Steering.Kernel;
 
@@ -90,7 +91,7 @@ internal static partial class ReuseportSocket
         try
         {
             handle.DangerousAddRef(ref added);
-            if (SetSockOpt((int)handle.DangerousGetHandle(), SOL_SOCKET, option, value, length) != 0)
+            if (LinuxSocketInterop.SetSockOpt((int)handle.DangerousGetHandle(), SOL_SOCKET, option, value, length) != 0)
                 throw new ReuseportSocketOptionException(optionName, Marshal.GetLastPInvokeError());
         }
         finally
@@ -112,10 +113,6 @@ internal static partial class ReuseportSocket
         public ushort Length;
         public ClassicBpfInstruction* Filter;
     }
-
-    // setsockopt(2): int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen);
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    private static unsafe partial int SetSockOpt(int fd, int level, int optionName, void* optionValue, uint optionLength);
 }
 
 /// <summary>A reuseport socket option the kernel refused, with the errno and what it means for that option.</summary>

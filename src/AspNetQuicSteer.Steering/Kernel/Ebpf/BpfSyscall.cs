@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using AspNetQuicSteer.Sockets.Interop;
 
 namespace AspNetQuicSteer.Steering.Kernel.Ebpf;
 
@@ -160,7 +161,7 @@ internal static unsafe partial class BpfSyscall
             socketHandle.DangerousAddRef(ref socketAdded);
             program.DangerousAddRef(ref programAdded);
             int fd = (int)program.DangerousGetHandle();
-            if (SetSockOpt((int)socketHandle.DangerousGetHandle(), ReuseportSocket.SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &fd, sizeof(int)) != 0)
+            if (LinuxSocketInterop.SetSockOpt((int)socketHandle.DangerousGetHandle(), ReuseportSocket.SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &fd, sizeof(int)) != 0)
                 throw new BpfException("setsockopt(SO_ATTACH_REUSEPORT_EBPF)", Marshal.GetLastPInvokeError());
         }
         finally
@@ -275,9 +276,6 @@ internal static unsafe partial class BpfSyscall
     // ones on x86-64 and arm64 Linux, and glibc's syscall() only moves registers.
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial long Syscall(long number, long command, void* attr, long size);
-
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    private static partial int SetSockOpt(int fd, int level, int optionName, void* optionValue, uint optionLength);
 }
 
 /// <summary>A file descriptor for a BPF map or program, closed with close(2) when released.</summary>
@@ -290,10 +288,7 @@ internal sealed partial class BpfFileDescriptor : SafeHandle
     /// <summary>The raw fd (for ld_imm64 map references and logs); valid while this handle is open.</summary>
     public int Fd => (int)handle;
 
-    protected override bool ReleaseHandle() => Close((int)handle) == 0;
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
+    protected override bool ReleaseHandle() => LinuxSocketInterop.Close((int)handle) == 0;
 }
 
 /// <summary>A bpf(2) command or eBPF socket option the kernel refused: the errno, what it means there, and the verifier log when there is one.</summary>
