@@ -6,6 +6,9 @@ namespace AspNetQuicSteer.Sockets;
 /// <summary>Creates bound UDP sockets for listeners.</summary>
 internal static class UdpSocketFactory
 {
+    private const int SolSocket = 1;    // <asm-generic/socket.h>
+    private const int SoReusePort = 15; // <asm-generic/socket.h>
+
     /// <summary>
     /// Creates a UDP socket of <paramref name="endPoint"/>'s family, sizes its buffers and binds it.
     /// <para><see cref="IPAddress.IPv6Any"/> gets a dual-mode socket (IPV6_V6ONLY off, ipv6(7)), so one socket serves
@@ -14,8 +17,11 @@ internal static class UdpSocketFactory
     /// platform that refuses the value keeps its default. A value of 0 or less keeps the default.</para>
     /// A failing bind (e.g. <see cref="SocketError.AddressAlreadyInUse"/>) throws its <see cref="SocketException"/>
     /// after disposing the socket; the caller reports it.
+    /// <para><paramref name="reusePort"/> sets SO_REUSEPORT before bind (socket(7)): the socket joins the port's
+    /// reuseport group, which the steering dataplanes program. Not <see cref="SocketOptionName.ReuseAddress"/>: .NET on
+    /// Linux maps that to SO_REUSEADDR and SO_REUSEPORT together (PLATFORM.md).</para>
     /// </summary>
-    internal static Socket Bind(IPEndPoint endPoint, int receiveBufferSize, int sendBufferSize)
+    internal static Socket Bind(IPEndPoint endPoint, int receiveBufferSize, int sendBufferSize, bool reusePort = false)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -34,6 +40,11 @@ internal static class UdpSocketFactory
             if (sendBufferSize > 0)
             {
                 TrySetBufferSize(socket, SocketOptionName.SendBuffer, sendBufferSize);
+            }
+
+            if (reusePort)
+            {
+                socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
             }
 
             socket.Bind(endPoint);

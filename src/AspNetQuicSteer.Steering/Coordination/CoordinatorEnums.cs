@@ -60,6 +60,12 @@ internal enum CoordinatorErrorCode : ushort
 
     /// <summary>A bug in the coordinator while handling this peer's frame; the coordinator itself keeps running. Fatal for the peer.</summary>
     InternalError = 13,
+
+    /// <summary>
+    /// The port is served by another app and neither app can be told apart by CIBIR (draft-banks-quic-cibir): two
+    /// apps without a CIBIR ID, two CIBIR IDs one of which prefixes the other, or one app with two CIBIR IDs.
+    /// </summary>
+    PortConflict = 14,
 }
 
 /// <summary>Lifecycle state of a generation in the coordinator's table (one byte on the wire).</summary>

@@ -1,3 +1,5 @@
+using AspNetQuicSteer.Steering.Kernel;
+
 namespace AspNetQuicSteer.Steering.Coordination;
 
 /// <summary>
@@ -19,6 +21,11 @@ namespace AspNetQuicSteer.Steering.Coordination;
 internal sealed class GenerationCoordinatorState
 {
     private readonly Entry?[] _table = new Entry?[256];
+
+    // Live generations in the order they joined, with the kernel's reuseport rule applied on leave: the last one moves
+    // into the leaver's slot (PLATFORM.md: closing a socket moves the last one into its slot). Members bind their
+    // socket before they join, under the port's join lock, so this is the reuseport group's socket order.
+    private readonly ReuseportJoinOrder<byte> _slots = new();
     private byte _lastAllocated;
     private byte _active;
 
@@ -78,13 +85,15 @@ internal sealed class GenerationCoordinatorState
                 $"gen{id} claims Active but gen{_active} is already active.");
         }
 
-        var entry = new Entry(id, pid, join.AppName, state, now);
+        CheckPortSharing(join);
+        var entry = new Entry(id, pid, join.AppName, state, now) { CibirId = join.CibirId };
         if (state == GenerationState.Active)
         {
             _active = id; // a resumed activation is not on probation: its rollout happened under the previous coordinator
         }
 
         _table[id] = entry;
+        if (_slots.IndexOf(id) < 0) _slots.Join(id);
         if (join.RequestedGeneration is null) _lastAllocated = id;
         return new JoinAcceptedMessage(new GenerationId(id), ActiveGeneration, CoordinatorMessage.ProtocolVersion);
     }
@@ -133,6 +142,7 @@ internal sealed class GenerationCoordinatorState
         if (_active == generation.Value) _active = 0;
         entry.Counters = counters;
         entry.Enter(GenerationState.Exited, now);
+        LeaveSlot(generation.Value);
         return [new ExitedMessage(generation, ExitKind.Clean, counters, reason)];
     }
 
@@ -161,6 +171,7 @@ internal sealed class GenerationCoordinatorState
         if (_table[generation.Value] is not { } entry || !entry.State.IsLive()) return [];
         bool wasActive = entry.State == GenerationState.Active;
         entry.Enter(GenerationState.Dead, now);
+        LeaveSlot(generation.Value);
         var dead = new ExitedMessage(generation, ExitKind.Dead, entry.Counters, $"control connection of pid {entry.Pid} dropped without Exited");
         if (!wasActive) return [dead];
 
@@ -187,18 +198,72 @@ internal sealed class GenerationCoordinatorState
         entry.Counters = counters;
     }
 
-    /// <summary>The status view: every row of the table in ID order.</summary>
+    /// <summary>
+    /// The status view: the live generations first, in reuseport socket order (see <see cref="_slots"/>; the
+    /// classic BPF program's socket indexes), then the Exited and Dead rows in ID order.
+    /// </summary>
     public StatusMessage Snapshot(TimeSpan now)
     {
         var rows = new List<GenerationStatus>();
+        foreach (byte id in _slots.Members) rows.Add(StatusOf(_table[id]!));
         foreach (Entry? entry in _table)
         {
-            if (entry is null) continue;
-            rows.Add(new GenerationStatus(new GenerationId(entry.Id), entry.Pid, entry.State, entry.Since, entry.Counters, entry.AppName));
+            if (entry is null || entry.State.IsLive()) continue;
+            rows.Add(StatusOf(entry));
         }
 
         return new StatusMessage(now, ActiveGeneration, rows);
     }
+
+    /// <summary>
+    /// The port-sharing rules (README, port-sharing matrix): generations of one app share a port freely; different
+    /// apps only when CIBIR tells their new connections apart (draft-banks-quic-cibir-01 §2.2), so at most one app
+    /// on a port has no CIBIR ID, no CIBIR ID may prefix another app's, and one app keeps one CIBIR ID.
+    /// </summary>
+    private void CheckPortSharing(JoinMessage join)
+    {
+        foreach (Entry? other in _table)
+        {
+            if (other is null || !other.State.IsLive()) continue;
+            if (string.Equals(other.AppName, join.AppName, StringComparison.Ordinal))
+            {
+                if (!other.CibirId.AsSpan().SequenceEqual(join.CibirId))
+                {
+                    throw new CoordinatorRequestException(
+                        CoordinatorErrorCode.PortConflict,
+                        $"app '{join.AppName}' runs gen{other.Id} (pid {other.Pid}) with CIBIR ID {Hex(other.CibirId)}; every generation of an app needs the same CIBIR ID (asked for {Hex(join.CibirId)}).");
+                }
+
+                continue;
+            }
+
+            if (other.CibirId.Length == 0 && join.CibirId.Length == 0)
+            {
+                throw new CoordinatorRequestException(
+                    CoordinatorErrorCode.PortConflict,
+                    $"the port is served by app '{other.AppName}' (gen{other.Id}, pid {other.Pid}); a second app ('{join.AppName}') can share it only with a CIBIR ID (draft-banks-quic-cibir) that its clients put in their connection IDs, or it needs another port.");
+            }
+
+            int common = Math.Min(other.CibirId.Length, join.CibirId.Length);
+            if (common > 0 && other.CibirId.AsSpan(0, common).SequenceEqual(join.CibirId.AsSpan(0, common)))
+            {
+                throw new CoordinatorRequestException(
+                    CoordinatorErrorCode.PortConflict,
+                    $"CIBIR ID {Hex(join.CibirId)} of app '{join.AppName}' and {Hex(other.CibirId)} of app '{other.AppName}' (gen{other.Id}, pid {other.Pid}) can match the same connection ID; one must not prefix the other.");
+            }
+        }
+    }
+
+    private static string Hex(byte[] id) => id.Length == 0 ? "(none)" : Convert.ToHexString(id);
+
+    private void LeaveSlot(byte id)
+    {
+        int index = _slots.IndexOf(id);
+        if (index >= 0) _slots.Leave(index);
+    }
+
+    private static GenerationStatus StatusOf(Entry entry) =>
+        new(new GenerationId(entry.Id), entry.Pid, entry.State, entry.Since, entry.Counters, entry.AppName);
 
     private void ReActivate(Entry target, TimeSpan now)
     {
@@ -244,6 +309,8 @@ internal sealed class GenerationCoordinatorState
         public int Pid { get; } = pid;
 
         public string AppName { get; } = appName;
+
+        public byte[] CibirId { get; init; } = [];
 
         public GenerationState State { get; private set; } = state;
 

@@ -17,13 +17,13 @@ internal sealed class EbpfReuseportDataplane : IDisposable
 {
     private readonly BpfFileDescriptor _socketMap;
     private readonly BpfFileDescriptor _activeMap;
-    private readonly BpfFileDescriptor _program;
+    private readonly BpfFileDescriptor? _program;
     private readonly Dictionary<GenerationId, Socket> _registered = [];
     private Socket? _attachedThrough;
     private bool _disposed;
 
     private EbpfReuseportDataplane(
-        SteeringField field, int shortHeaderCidLength, BpfFileDescriptor socketMap, BpfFileDescriptor activeMap, BpfFileDescriptor program)
+        SteeringField field, int shortHeaderCidLength, BpfFileDescriptor socketMap, BpfFileDescriptor activeMap, BpfFileDescriptor? program)
     {
         Field = field;
         ShortHeaderCidLength = shortHeaderCidLength;
@@ -33,6 +33,38 @@ internal sealed class EbpfReuseportDataplane : IDisposable
     }
 
     public SteeringField Field { get; }
+
+    /// <summary>
+    /// Whether <see cref="Dispose"/> detaches the program from the group. True for the dataplane that created the
+    /// program; a generation that leaves while others stay sets it false, so the group keeps its steering (the
+    /// program and maps live on while any process holds a map fd or the program stays attached).
+    /// </summary>
+    public bool DetachOnDispose { get; set; } = true;
+
+    /// <summary>The socket map's fd, for passing to another generation (SCM_RIGHTS); valid while this is not disposed.</summary>
+    public int SocketMapFd => _socketMap.Fd;
+
+    /// <summary>The active map's fd, for passing to another generation; valid while this is not disposed.</summary>
+    public int ActiveMapFd => _activeMap.Fd;
+
+    /// <summary>
+    /// A dataplane over maps another generation created and attached (received with SCM_RIGHTS): this process
+    /// registers its own socket and flips the active generation through them, without a program of its own.
+    /// Takes ownership of both descriptors.
+    /// </summary>
+    public static unsafe EbpfReuseportDataplane Adopt(SteeringField field, int shortHeaderCidLength, int socketMapFd, int activeMapFd)
+    {
+        ReuseportEbpfProgram.ValidateField(field, shortHeaderCidLength);
+        var socketMap = new BpfFileDescriptor(socketMapFd);
+        var activeMap = new BpfFileDescriptor(activeMapFd);
+        uint value = 0;
+        BpfSyscall.LookupElement(activeMap, 0, &value);
+        return new EbpfReuseportDataplane(field, shortHeaderCidLength, socketMap, activeMap, program: null)
+        {
+            Active = new GenerationId((byte)value),
+            DetachOnDispose = false,
+        };
+    }
 
     public int ShortHeaderCidLength { get; }
 
@@ -77,6 +109,7 @@ internal sealed class EbpfReuseportDataplane : IDisposable
     public void AttachTo(Socket member)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_program is null) throw new InvalidOperationException("This dataplane adopted another generation's maps; that generation attached the program.");
         BpfSyscall.AttachReuseportProgram(member, _program);
         _attachedThrough = member;
     }
@@ -167,7 +200,7 @@ internal sealed class EbpfReuseportDataplane : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        if (_attachedThrough is not null)
+        if (_attachedThrough is not null && DetachOnDispose)
         {
             foreach (var socket in _registered.Values.Prepend(_attachedThrough))
             {
@@ -193,7 +226,7 @@ internal sealed class EbpfReuseportDataplane : IDisposable
         }
 
         _registered.Clear();
-        _program.Dispose();
+        _program?.Dispose();
         _activeMap.Dispose();
         _socketMap.Dispose();
     }

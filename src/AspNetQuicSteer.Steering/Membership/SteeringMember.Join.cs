@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Sockets;
+using AspNetQuicSteer.Sockets;
+using AspNetQuicSteer.Steering.ConnectionIds;
+using AspNetQuicSteer.Steering.Coordination;
+using AspNetQuicSteer.Steering.Kernel.Ebpf;
+using AspNetQuicSteer.Steering.Routing;
+
+namespace AspNetQuicSteer.Steering.Membership;
+
+internal sealed partial class SteeringMember
+{
+    /// <summary>
+    /// Serializes bind + join per port across processes (flock on <c>&lt;control&gt;.join.lock</c>), so the order in
+    /// which sockets enter the reuseport group is the order in which the coordinator sees the joins.
+    /// </summary>
+    private static async Task<SafeLockHandle> AcquireJoinLockAsync(string lockPath, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long started = Environment.TickCount64;
+        while (true)
+        {
+            if (CoordinatorInterop.TryLockExclusive(lockPath + ".lock") is { } handle) return handle;
+            if (Environment.TickCount64 - started > timeout.TotalMilliseconds)
+            {
+                throw new PortSharingException($"Another process has held the join lock {lockPath}.lock for over {timeout.TotalSeconds:0} s; it may be stuck while joining the port.");
+            }
+
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Asks the live generations (the active one first) for the port's description and descriptors.</summary>
+    private static async Task<(PortGroupDescription?, Socket?, int, int, GenerationStatus?)> FetchFromGroupAsync(
+        string directory, IPEndPoint endPoint, StatusMessage status, CancellationToken cancellationToken)
+    {
+        List<GenerationStatus> live = [.. status.Generations.Where(g => g.State.IsLive()).OrderByDescending(g => g.Generation == status.ActiveGeneration)];
+        if (live.Count == 0) return (null, null, -1, -1, null);
+
+        var failures = new List<string>();
+        foreach (GenerationStatus candidate in live)
+        {
+            string path = PortGroupShare.GetPath(directory, endPoint, candidate.Generation);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                var (description, udp, socketMap, activeMap) = await PortGroupShare.FetchAsync(path, timeout.Token).ConfigureAwait(false);
+                return (description, udp, socketMap, activeMap, candidate);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                failures.Add($"gen{candidate.Generation.Value} (pid {candidate.Pid}, app '{candidate.AppName}'): {e.Message}");
+            }
+        }
+
+        throw new PortSharingException(
+            $"{endPoint} has live generations, but none handed over the port's settings: {string.Join("; ", failures)}.");
+    }
+
+    /// <summary>The port's settings: adopted ones must agree with what this process asked for; else this process establishes them.</summary>
+    private static PortGroupDescription Resolve(SteeringMemberOptions options, PortGroupDescription? adopted, GenerationStatus? source)
+    {
+        if (adopted is not null)
+        {
+            string owner = source is { } s ? $"gen{s.Generation.Value} (pid {s.Pid}, app '{s.AppName}')" : "the group";
+            if (options.Mode != SteeringDataplaneMode.Automatic && options.Mode != adopted.Mode)
+            {
+                throw new PortSharingException(
+                    $"The port runs the {adopted.Mode.ToDisplayName()} dataplane ({owner}); this process asked for {options.Mode.ToDisplayName()}. " +
+                    "Every generation on a port uses one dataplane: configure the same one, or Automatic to adopt it.");
+            }
+
+            if (options.Layout is { } layout && !layout.HasSameLayoutAs(adopted))
+            {
+                throw new PortSharingException(
+                    $"This process's connection-ID layout differs from the port's ({owner}): every generation on a port must issue CIDs of one length with the generation at one offset (RFC 9000 §17.3.1: short headers do not carry the CID length).");
+            }
+
+            return adopted;
+        }
+
+        SteeringDataplaneMode mode = options.Mode == SteeringDataplaneMode.Automatic ? PickAutomatically() : options.Mode;
+        PortGroupDescription established = options.Layout ?? SteeringMemberOptions.CreateDefaultLayout(mode);
+        return established with { Mode = mode };
+    }
+
+    /// <summary>eBPF when this process may load it (root or CAP_BPF: probed by creating the maps), else classic BPF (ARCHITECTURE.md invariant 4).</summary>
+    private static SteeringDataplaneMode PickAutomatically()
+    {
+        try
+        {
+            using var probe = EbpfReuseportDataplane.Create(new SteeringField(4, 5), 12, new GenerationId(1));
+            return SteeringDataplaneMode.ReuseportEbpf;
+        }
+        catch (Exception e) when (e is BpfException or PlatformNotSupportedException)
+        {
+            return SteeringDataplaneMode.ReuseportCbpf;
+        }
+    }
+
+    private static Socket BindIntoGroup(IPEndPoint endPoint, SteeringMemberOptions options, IEnumerable<int> memberPids)
+    {
+        Socket socket;
+        try
+        {
+            socket = UdpSocketFactory.Bind(endPoint, options.ReceiveBufferSize, options.SendBufferSize, reusePort: true);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new PortSharingException(
+                $"UDP {endPoint} is held by a socket outside the generation group: a process that bound it without SO_REUSEPORT, " +
+                $"or a process of another user (the kernel groups only sockets of one effective uid, socket(7) SO_REUSEPORT). " +
+                $"'ss -uapn sport = :{endPoint.Port}' names it.", e);
+        }
+
+        try
+        {
+            UdpPortTable.ThrowIfForeignSockets(endPoint, socket, memberPids);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static Socket BindExclusive(IPEndPoint endPoint, SteeringMemberOptions options)
+    {
+        try
+        {
+            return UdpSocketFactory.Bind(endPoint, options.ReceiveBufferSize, options.SendBufferSize);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new PortSharingException(
+                $"UDP {endPoint} is in use by a process that is not a generation of this port (forwarding mode shares one socket, handed over by a live generation). " +
+                $"'ss -uapn sport = :{endPoint.Port}' names it.", e);
+        }
+    }
+
+    /// <summary>
+    /// The routing snapshot from a status view: live generations in socket order (their index is the classic-BPF
+    /// target), the coordinator's active generation, or this one while none is active (a lone generation serves
+    /// its own new connections).
+    /// </summary>
+    private static SteeringTable BuildTable(PortGroupDescription description, GenerationId self, StatusMessage status, GenerationId? active)
+    {
+        var live = new List<LiveGeneration>();
+        foreach (GenerationStatus row in status.Generations)
+        {
+            if (row.State.IsLive()) live.Add(new LiveGeneration(row.Generation, new DataplaneTarget(live.Count)));
+        }
+
+        if (!live.Exists(g => g.Generation == self)) live.Add(new LiveGeneration(self, new DataplaneTarget(live.Count)));
+        GenerationId effectiveActive = (status.ActiveGeneration ?? active) is { } a && live.Exists(g => g.Generation == a) ? a : self;
+        SteeringField field = SteeringConnectionIdGenerator.PlaintextLayoutField(description.QuicLb, description.MaskGeneration);
+        return new SteeringTable(field, description.ConnectionIdLength, live, effectiveActive);
+    }
+}
+
+/// <summary>A port that cannot be shared as asked: the message names the cause and the fix (port-sharing matrix).</summary>
+internal sealed class PortSharingException : IOException
+{
+    public PortSharingException()
+    {
+    }
+
+    public PortSharingException(string message) : base(message)
+    {
+    }
+
+    public PortSharingException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}

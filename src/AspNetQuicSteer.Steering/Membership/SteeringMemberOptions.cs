@@ -1,0 +1,46 @@
+using AspNetQuicSteer.Steering.ConnectionIds;
+using AspNetQuicSteer.Steering.Coordination;
+
+namespace AspNetQuicSteer.Steering.Membership;
+
+/// <summary>How one process joins its port's generation group (<see cref="SteeringMember.JoinAsync"/>).</summary>
+internal sealed class SteeringMemberOptions
+{
+    /// <summary>Generations of one app share a port freely; another app needs CIBIR (see the coordinator's port-sharing rules).</summary>
+    public required string AppName { get; init; }
+
+    /// <summary>The requested dataplane; <see cref="SteeringDataplaneMode.Automatic"/> adopts the port's.</summary>
+    public SteeringDataplaneMode Mode { get; init; }
+
+    /// <summary>Overrides where the control, forwarding and share sockets live (<see cref="ControlSocketPath"/>).</summary>
+    public string? ControlDirectory { get; init; }
+
+    /// <summary>
+    /// The CID layout and stateless secret the first generation establishes; later generations adopt the port's and
+    /// only check that an explicitly configured layout matches. Null: plaintext QUIC-LB, random server ID and secret.
+    /// </summary>
+    public PortGroupDescription? Layout { get; init; }
+
+    public int ReceiveBufferSize { get; init; } = 4 * 1024 * 1024;
+
+    public int SendBufferSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>How often the generation reports its counters for the status view.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long to wait for another process's join to finish (the per-port join lock).</summary>
+    public TimeSpan JoinLockTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public GenerationCoordinatorOptions Coordinator { get; init; } = new();
+
+    /// <summary>Diagnostics; null logs nothing.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>The default layout: plaintext QUIC-LB (config rotation 0, 3-byte server ID, 8-byte nonce, 12-byte CIDs), masked generation.</summary>
+    public static PortGroupDescription CreateDefaultLayout(SteeringDataplaneMode mode)
+    {
+        byte[] serverId = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3);
+        byte[] secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(PortGroupDescription.MinSecretLength);
+        return new PortGroupDescription(mode, new QuicLbConfiguration(0, 3, 8, selfEncodeLength: true), serverId, 12, MaskGeneration: true, secret);
+    }
+}
