@@ -7,6 +7,13 @@ DevelopmentCertificateSource certificates = builder.AddSiteHosting();
 string version = SiteHosting.GetVersion(builder.Configuration);
 
 WebApplication app = builder.Build();
+// Every response names the instance that served it: during a rollover, clients (and quicsteer-load --group-by-header)
+// see which generation answered.
+app.Use((context, next) =>
+{
+    context.Response.Headers["x-app-version"] = version;
+    return next(context);
+});
 app.MapSiteEndpoints(version);
 app.LogStartupLine(version, certificates);
 app.Run();

@@ -32,6 +32,13 @@ public static class WebHostBuilderQuicSteeringExtensions
             OptionsBuilder<QuicSteeringOptions> options = services.AddOptions<QuicSteeringOptions>()
                 .Bind(context.Configuration.GetSection(QuicSteeringOptions.SectionName));
             if (configure is not null) options.Configure(configure);
+            string applicationName = context.HostingEnvironment.ApplicationName;
+            options.PostConfigure(o =>
+            {
+                // Generations of one app share its port; the name tells apps apart (port-sharing matrix).
+                o.Transport.ApplicationName ??= applicationName;
+                o.Transport.ActivateWhenBound = false; // GenerationActivation activates once the app has started
+            });
 
             services.TryAddSingleton<IOptions<QuicSteeringTransportOptions>>(
                 static sp => Options.Create(sp.GetRequiredService<IOptions<QuicSteeringOptions>>().Value.Transport));
@@ -49,6 +56,7 @@ public static class WebHostBuilderQuicSteeringExtensions
                 }));
             AddTransportFactory(services);
             services.AddHostedService<Http3StartupCheck>();
+            services.AddHostedService<GenerationActivation>();
         });
         return builder;
     }

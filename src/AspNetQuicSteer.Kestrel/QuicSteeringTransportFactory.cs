@@ -1,5 +1,6 @@
 using System.Net;
 using AspNetQuicSteer.Kestrel.Internal;
+using AspNetQuicSteer.Steering.Membership;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -41,7 +42,7 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
     /// <summary>QUIC runs over UDP/IP: IP endpoints only (what Kestrel's own factory accepts too).</summary>
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
 
-    public ValueTask<IMultiplexedConnectionListener> BindAsync(EndPoint endpoint, IFeatureCollection? features = null, CancellationToken cancellationToken = default)
+    public async ValueTask<IMultiplexedConnectionListener> BindAsync(EndPoint endpoint, IFeatureCollection? features = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         if (endpoint is not IPEndPoint ip)
@@ -57,10 +58,53 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
             throw new InvalidOperationException("The endpoint's TLS configuration has no OnConnection callback.");
         }
 
-        var listener = new QuicSteeringConnectionListener(this, _options, tls, ip, _logger, Metrics);
+        SteeringMember? member = SharesPort(ip)
+            ? await SteeringMember.JoinAsync(ip, CreateMemberOptions(ip), cancellationToken).ConfigureAwait(false)
+            : null;
+        QuicSteeringConnectionListener listener;
+        try
+        {
+            listener = new QuicSteeringConnectionListener(this, _options, tls, ip, _logger, Metrics, member);
+        }
+        catch
+        {
+            if (member is not null) await member.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         lock (_listenersLock) _listeners.Add(listener);
-        return ValueTask.FromResult<IMultiplexedConnectionListener>(listener);
+        if (member is not null && _options.ActivateWhenBound) await listener.ActivateGenerationAsync(cancellationToken).ConfigureAwait(false);
+        return listener;
     }
+
+    /// <summary>Announces every shared-port listener's generation Ready and activates it (UseQuicSteering() calls this once the app started).</summary>
+    internal async Task ActivateGenerationsAsync(CancellationToken cancellationToken)
+    {
+        foreach (QuicSteeringConnectionListener listener in Listeners)
+        {
+            await listener.ActivateGenerationAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A fixed port on Linux joins its generation group unless steering is disabled (ARCHITECTURE.md §6).</summary>
+    private bool SharesPort(IPEndPoint endPoint) =>
+        _options.Dataplane != QuicSteeringDataplane.Disabled && endPoint.Port != 0 && OperatingSystem.IsLinux();
+
+    private SteeringMemberOptions CreateMemberOptions(IPEndPoint endPoint) => new()
+    {
+        AppName = _options.ApplicationName ?? System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "app",
+        Mode = _options.Dataplane switch
+        {
+            QuicSteeringDataplane.ReuseportCbpf => SteeringDataplaneMode.ReuseportCbpf,
+            QuicSteeringDataplane.ReuseportEbpf => SteeringDataplaneMode.ReuseportEbpf,
+            QuicSteeringDataplane.Forwarding => SteeringDataplaneMode.Forwarding,
+            _ => SteeringDataplaneMode.Automatic,
+        },
+        ControlDirectory = _options.SteeringDirectory,
+        ReceiveBufferSize = _options.SocketReceiveBufferSize,
+        SendBufferSize = _options.SocketSendBufferSize,
+        Log = message => QuicSteeringLog.Steering(_logger, endPoint, message),
+    };
 
     internal void OnListenerDisposed(QuicSteeringConnectionListener listener)
     {

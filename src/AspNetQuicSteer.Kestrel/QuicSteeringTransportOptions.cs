@@ -124,6 +124,32 @@ public sealed class QuicSteeringTransportOptions
         set => _socketSendBufferSize = CheckRange(value, 64 * 1024, 1 << 30);
     }
 
+    /// <summary>
+    /// How several generations (processes) of the app share the UDP port (ARCHITECTURE.md §6): each process joins the
+    /// port's generation group, new connections go to the newest generation and established ones stay with theirs.
+    /// <see cref="QuicSteeringDataplane.Automatic"/> (default) adopts the port's dataplane, and the first process
+    /// picks eBPF when privileged, else classic BPF. Port 0 (a dynamic port) and non-Linux platforms never share.
+    /// </summary>
+    public QuicSteeringDataplane Dataplane { get; set; } = QuicSteeringDataplane.Automatic;
+
+    /// <summary>
+    /// The app's name on a shared port: generations of one app share it; another app on the same port is refused
+    /// (port-sharing matrix). Null: the entry assembly's name (UseQuicSteering() sets the host's ApplicationName).
+    /// </summary>
+    public string? ApplicationName { get; set; }
+
+    /// <summary>
+    /// Where the port's control, forwarding and share sockets live. Null: $XDG_RUNTIME_DIR/aspnetquicsteer,
+    /// /run/aspnetquicsteer for root, else /tmp/aspnetquicsteer-&lt;uid&gt; (0700, owned by the user).
+    /// </summary>
+    public string? SteeringDirectory { get; set; }
+
+    /// <summary>
+    /// Announce this generation Ready and activate it (take over new connections) as soon as it is bound; UseQuicSteering()
+    /// turns this off and activates when the application has started instead. Default true.
+    /// </summary>
+    public bool ActivateWhenBound { get; set; } = true;
+
     /// <summary>The clock the transport runs on; tests substitute it.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

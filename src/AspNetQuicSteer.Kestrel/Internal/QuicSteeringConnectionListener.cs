@@ -7,6 +7,8 @@ using AspNetQuicSteer.Quic.Endpoint.Stateless;
 using AspNetQuicSteer.Quic.Streams;
 using AspNetQuicSteer.Quic.Tls;
 using AspNetQuicSteer.Sockets;
+using AspNetQuicSteer.Steering.Coordination;
+using AspNetQuicSteer.Steering.Membership;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -27,18 +29,22 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
     private readonly QuicEndpointDriver _driver;
     private readonly TlsConnectionCallbackOptions _tlsOptions;
     private readonly QuicSteeringMetrics _metrics;
+    private readonly SteeringMember? _member;
+    private GenerationState _lastLoggedState;
     private volatile bool _unbound;
     private int _disposed;
 
     public QuicSteeringConnectionListener(QuicSteeringTransportFactory factory, QuicSteeringTransportOptions options, TlsConnectionCallbackOptions tls,
-        IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics)
+        IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics, SteeringMember? member = null)
         : base(options, logger, metrics)
     {
         _factory = factory;
         _tlsOptions = tls;
         _metrics = metrics;
+        _member = member;
 
-        Socket socket = BindSocket(endPoint, options);
+        // On a shared port the generation group bound the socket (SO_REUSEPORT, or the one socket handed over).
+        Socket socket = member?.Socket ?? BindSocket(endPoint, options);
         BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         try
         {
@@ -47,16 +53,29 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
             {
                 // The certificate and ALPN come from Kestrel per connection, after the ClientHello (KESTREL.md §2).
                 ServerTls = static _ => new TlsServerHandshake(),
-                Connection = CreateConnectionOptions(options),
+                Connection = CreateConnectionOptions(options, member),
+                // All generations of the port derive stateless-reset and token keys from one secret (RFC 9000 §10.3, §8.1.3).
+                Keys = member?.Keys,
                 Admission = new ListenerAdmissionPolicy(this, options.RequireAddressValidation
                     ? InitialAdmissionPolicies.RetryWhenNoValidToken
                     : InitialAdmissionPolicies.RetryAboveHandshakeLoad(Math.Max(64, options.MaxConnections / 10))),
                 TimeProvider = options.TimeProvider,
                 MaxConnections = options.MaxConnections,
             });
-            _driver = new QuicEndpointDriver(batched, _endpoint, new QuicEndpointDriverOptions { TimeProvider = options.TimeProvider });
+            _driver = new QuicEndpointDriver(batched, _endpoint, new QuicEndpointDriverOptions
+            {
+                TimeProvider = options.TimeProvider,
+                // Invariant 1: a datagram of another live generation is forwarded to it, never processed (or reset) here.
+                Divert = member is null ? null : member.Divert.TryDivert,
+            });
             _driver.TurnHook = LoopOnTurn;
             _driver.Start();
+            if (member is not null)
+            {
+                member.Changed += OnGenerationChanged;
+                member.Start(_driver);
+            }
+
             _ = _driver.Completion.ContinueWith(OnLoopEnded, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             metrics.AddListener(this);
             QuicSteeringLog.ListenerBound(logger, BoundEndPoint, batched.GsoEnabled, batched.GroEnabled, batched.IsNative);
@@ -77,6 +96,26 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
     internal override QuicEndpointDriver Driver => _driver;
 
     internal bool IsUnbound => _unbound;
+
+    /// <summary>This listener's place in its port's generation group; null when the port is not shared.</summary>
+    internal SteeringMember? Generation => _member;
+
+    /// <summary>Announces this generation Ready and makes it the port's active one (it takes every new connection).</summary>
+    internal async Task ActivateGenerationAsync(CancellationToken cancellationToken)
+    {
+        if (_member is null) return;
+        if (_member.State == GenerationState.Joining) await _member.ReadyAsync(cancellationToken).ConfigureAwait(false);
+        await _member.ActivateAsync(cancellationToken).ConfigureAwait(false);
+        await _member.RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnGenerationChanged(SteeringMember member)
+    {
+        GenerationState state = member.State;
+        if (state == _lastLoggedState) return;
+        _lastLoggedState = state;
+        QuicSteeringLog.GenerationStateChanged(Logger, member.Generation.Value, BoundEndPoint, state.ToString(), member.Mode.ToDisplayName());
+    }
 
     public async ValueTask<MultiplexedConnectionContext?> AcceptAsync(IFeatureCollection? features = null, CancellationToken cancellationToken = default)
     {
@@ -145,6 +184,13 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
             _driver.DatagramsSent, _driver.Socket.SendCalls, _driver.Turns);
         _metrics.RemoveListener(this);
         _driver.Dispose();
+        if (_member is not null)
+        {
+            // After the socket closed: the coordinator's socket order must follow the kernel's (SteeringMember.DisposeAsync).
+            _member.Changed -= OnGenerationChanged;
+            await _member.DisposeAsync().ConfigureAwait(false);
+        }
+
         _factory.OnListenerDisposed(this);
     }
 
@@ -188,14 +234,17 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
         }
     }
 
-    private static QuicConnectionOptions CreateConnectionOptions(QuicSteeringTransportOptions options)
+    private static QuicConnectionOptions CreateConnectionOptions(QuicSteeringTransportOptions options, SteeringMember? member)
     {
         var streams = new QuicStreamOptions
         {
             MaxConcurrentBidiStreams = (ulong)options.MaxBidirectionalStreamCount,
             MaxConcurrentUniStreams = (ulong)options.MaxUnidirectionalStreamCount,
         };
-        return new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams };
+        // A shared port's CIDs carry the generation (ARCHITECTURE.md §5), so every datagram can be steered to its owner.
+        return member is null
+            ? new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams }
+            : new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams, ConnectionIdGenerator = member.ConnectionIds };
     }
 
     /// <summary>Refuses new connections once unbound (RFC 9000 §5.2.2: CONNECTION_REFUSED); otherwise the configured policy.</summary>

@@ -48,4 +48,10 @@ internal static partial class QuicSteeringLog
 
     [LoggerMessage(14, LogLevel.Debug, "Connection {ConnectionId} did not complete its handshake within {Timeout}.", EventName = "HandshakeTimeout")]
     public static partial void HandshakeTimedOut(ILogger logger, string connectionId, TimeSpan timeout);
+
+    [LoggerMessage(15, LogLevel.Information, "Port steering on {EndPoint}: {Message}", EventName = "Steering")]
+    public static partial void Steering(ILogger logger, EndPoint endPoint, string message);
+
+    [LoggerMessage(16, LogLevel.Information, "Generation {Generation} on {EndPoint} is now {State} ({Dataplane}).", EventName = "GenerationStateChanged")]
+    public static partial void GenerationStateChanged(ILogger logger, int generation, EndPoint endPoint, string state, string dataplane);
 }
