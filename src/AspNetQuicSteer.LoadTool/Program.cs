@@ -1,3 +1,5 @@
 using AspNetQuicSteer.LoadTool;
 
-return await LoadCommand.MainAsync(args).ConfigureAwait(false);
+return args is ["status", ..]
+    ? await StatusCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false)
+    : await LoadCommand.MainAsync(args).ConfigureAwait(false);

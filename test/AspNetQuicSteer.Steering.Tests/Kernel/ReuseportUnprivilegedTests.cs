@@ -1,3 +1,5 @@
+using AspNetQuicSteer.TestSupport;
+
 namespace AspNetQuicSteer.Steering.Tests.Kernel;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using AspNetQuicSteer.TestSupport;
 using AspNetQuicSteer.Steering.Kernel.Ebpf;
 
 namespace AspNetQuicSteer.Steering.Tests.Kernel.Ebpf;

@@ -3,11 +3,11 @@ using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.RegularExpressions;
 
-namespace AspNetQuicSteer.Steering.Tests.Kernel;
+namespace AspNetQuicSteer.TestSupport;
 
 /// <summary>
 /// Reruns tests of this assembly as user nobody (runuser(1)) through the assembly's own xUnit v3 entry point, so a
-/// suite that runs as root still checks the unprivileged path. Skips, with the reason, where that cannot work.
+/// suite that runs as root still checks the unprivileged path. Linked into each test project that needs it. Skips, with the reason, where that cannot work.
 /// </summary>
 internal static class UnprivilegedRun
 {
@@ -18,7 +18,7 @@ internal static class UnprivilegedRun
     {
         string? runuser = new[] { "/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser" }.FirstOrDefault(File.Exists);
         Assert.SkipWhen(runuser is null, "runuser(1) not found; cannot switch to an unprivileged user");
-        string apphost = Path.Combine(AppContext.BaseDirectory, typeof(UnprivilegedRun).Assembly.GetName().Name!);
+        string apphost = Path.Combine(AppContext.BaseDirectory, System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? typeof(UnprivilegedRun).Assembly.GetName().Name!);
         Assert.SkipUnless(File.Exists(apphost), $"no apphost at {apphost}");
         Assert.SkipUnless(!OperatingSystem.IsWindows() && WorldReadable(AppContext.BaseDirectory),
             $"{AppContext.BaseDirectory} is not readable by {User}; build outside a private directory to run this check");
@@ -33,7 +33,7 @@ internal static class UnprivilegedRun
         var stdout = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stderr = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        timeout.CancelAfter(TimeSpan.FromMinutes(4));
         try
         {
             await child.WaitForExitAsync(timeout.Token);

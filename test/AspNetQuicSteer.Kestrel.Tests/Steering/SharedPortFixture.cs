@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using AspNetQuicSteer.Steering;
+using AspNetQuicSteer.Steering.Coordination;
+
+namespace AspNetQuicSteer.Kestrel.Tests.Steering;
+
+/// <summary>What the shared-port tests have in common: a private steering directory, a free port, the status view, crafted packets.</summary>
+internal sealed class SharedPortFixture : IDisposable
+{
+    // The default layout of a port (SteeringMemberOptions.CreateDefaultLayout): 12-byte CIDs, 3-byte server ID, the
+    // generation in the first nonce byte (CID offset 4), XOR-masked with the next one (offset 5).
+    public const int ConnectionIdLength = 12;
+    public const int GenerationOffset = 4;
+    public const int MaskOffset = 5;
+
+    public SharedPortFixture()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("quicsteer-port-").FullName;
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Port = FreeUdpPort();
+    }
+
+    public string Directory { get; }
+
+    public int Port { get; }
+
+    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
+
+    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null) =>
+        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName);
+
+    public async Task<StatusMessage> GetStatusAsync()
+    {
+        await using GenerationCoordinatorClient client = await GenerationCoordinatorClient.ConnectAsync(
+            ControlSocketPath.For(EndPoint, Directory), TestContext.Current.CancellationToken);
+        return await client.GetStatusAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async Task<GenerationCounters> CountersOfAsync(int generation) =>
+        (await GetStatusAsync()).Generations.First(g => g.Generation.Value == generation).Counters;
+
+    /// <summary>A QUIC v1 Initial-shaped long header (RFC 9000 §17.2.2), 1200 bytes, random CIDs and payload.</summary>
+    public static byte[] LongHeaderPacket()
+    {
+        byte[] packet = RandomNumberGenerator.GetBytes(1200);
+        packet[0] = 0xC3;
+        packet[1] = 0; packet[2] = 0; packet[3] = 0; packet[4] = 1;
+        packet[5] = 8;  // DCID length; DCID at 6..13
+        packet[14] = 8; // SCID length; SCID at 15..22
+        return packet;
+    }
+
+    /// <summary>A 1-RTT short header (RFC 9000 §17.3.1) whose 12-byte DCID names <paramref name="generation"/> in the port's layout.</summary>
+    public static byte[] ShortHeaderPacket(int generation, int length = 80)
+    {
+        byte[] packet = RandomNumberGenerator.GetBytes(length);
+        packet[0] = (byte)(0x40 | (packet[0] & 0x3F & ~0x18)); // fixed bit, no key phase games
+        packet[1 + GenerationOffset] = (byte)(generation ^ packet[1 + MaskOffset]);
+        return packet;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> packets from one socket, paced (the forwarding path's Unix socket queue is
+    /// net.unix.max_dgram_qlen = 10 deep), and waits until the status view accounts for all of them.
+    /// </summary>
+    public async Task<Dictionary<int, GenerationCounters>> SendAndCountAsync(Func<byte[]> packet, int count, IReadOnlyList<int> generations)
+    {
+        Dictionary<int, GenerationCounters> before = await SnapshotAsync(generations);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        for (int i = 0; i < count; i++)
+        {
+            await socket.SendToAsync(packet(), SocketFlags.None, EndPoint, TestContext.Current.CancellationToken);
+            if (i % 4 == 3) await Task.Delay(2, TestContext.Current.CancellationToken);
+        }
+
+        // Reports come every 250 ms: wait until every datagram is accounted (routed somewhere) and one more period passed.
+        Dictionary<int, GenerationCounters> after = before;
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            after = await SnapshotAsync(generations);
+            if (generations.Sum(g => (long)(after[g].Routed - before[g].Routed) + (long)(after[g].Dropped - before[g].Dropped)) >= count) break;
+        }
+
+        await Task.Delay(400, TestContext.Current.CancellationToken);
+        after = await SnapshotAsync(generations);
+        return generations.ToDictionary(g => g, g => new GenerationCounters(
+            after[g].Sockets, after[g].Routed - before[g].Routed, after[g].Forwarded - before[g].Forwarded, after[g].Dropped - before[g].Dropped));
+    }
+
+    private async Task<Dictionary<int, GenerationCounters>> SnapshotAsync(IReadOnlyList<int> generations)
+    {
+        StatusMessage status = await GetStatusAsync();
+        return generations.ToDictionary(g => g, g => status.Generations.First(row => row.Generation.Value == g).Counters);
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
