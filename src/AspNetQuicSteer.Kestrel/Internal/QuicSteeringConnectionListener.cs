@@ -188,6 +188,9 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
         {
             // After the socket closed: the coordinator's socket order must follow the kernel's (SteeringMember.DisposeAsync).
             _member.Changed -= OnGenerationChanged;
+            var counters = _member.Counters;
+            QuicSteeringLog.Steering(Logger, BoundEndPoint, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"gen{_member.Generation.Value} leaves: routed {counters.Routed}, forwarded {counters.Forwarded}, dropped {counters.Dropped}, stateless resets sent {_endpoint.Stats.StatelessResetsSent}"));
             await _member.DisposeAsync().ConfigureAwait(false);
         }
 
