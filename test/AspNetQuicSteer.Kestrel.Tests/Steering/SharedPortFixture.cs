@@ -67,7 +67,18 @@ internal sealed class SharedPortFixture : IDisposable
     /// </summary>
     public async Task<Dictionary<int, GenerationCounters>> SendAndCountAsync(Func<byte[]> packet, int count, IReadOnlyList<int> generations)
     {
+        // Earlier traffic (clients' last packets, their closes) must be accounted before the baseline: reports come
+        // every 250 ms, so wait for two equal snapshots 300 ms apart.
         Dictionary<int, GenerationCounters> before = await SnapshotAsync(generations);
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            Dictionary<int, GenerationCounters> again = await SnapshotAsync(generations);
+            bool settled = generations.All(g => again[g] == before[g]);
+            before = again;
+            if (settled) break;
+        }
+
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         for (int i = 0; i < count; i++)
