@@ -98,10 +98,11 @@ public sealed class GenerationCoordinatorSocketTests : IAsyncDisposable
         await second.ReportAsync(new GenerationCounters(2, 900, 0, 1), Token);
         StatusMessage status = await second.GetStatusAsync(Token);
         Assert.Equal(G2, status.ActiveGeneration);
+        // Live generations first, in socket order; then the history (GenerationCoordinatorState.Snapshot).
         Assert.Equal(
             [
-                (G1, Environment.ProcessId, GenerationState.Exited, final, "shop"),
                 (G2, Environment.ProcessId, GenerationState.Active, new GenerationCounters(2, 900, 0, 1), "shop"),
+                (G1, Environment.ProcessId, GenerationState.Exited, final, "shop"),
             ],
             status.Generations.Select(g => (g.Generation, g.Pid, g.State, g.Counters, g.AppName)));
         Assert.True(second.Events.TryRead(out _) is false, "no Dead/Rollback after a clean exit");
