@@ -2,6 +2,11 @@ using AspNetQuicSteer.Hosting;
 using AspNetQuicSteer.Hosting.Internal;
 using AspNetQuicSteer.Kestrel;
 using AspNetQuicSteer.Kestrel.Internal;
+using AspNetQuicSteer.Steering.Membership;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,6 +60,19 @@ public static class WebHostBuilderQuicSteeringExtensions
                     registry.Add(endpoint);
                 }));
             AddTransportFactory(services);
+
+            // Kestrel's TCP listener (HTTP/1.1, HTTP/2) on a shared port is handed over between generations too.
+            services.AddOptions<SocketTransportOptions>().Configure<IOptions<QuicSteeringOptions>, ILoggerFactory>(static (sockets, steering, loggers) =>
+            {
+                QuicSteeringTransportOptions transport = steering.Value.Transport;
+                if (transport.Dataplane == QuicSteeringDataplane.Disabled) return;
+                Func<EndPoint, Socket> bindFresh = sockets.CreateBoundListenSocket;
+                string? directory = transport.SteeringDirectory;
+                ILogger logger = loggers.CreateLogger("AspNetQuicSteer.Hosting");
+                sockets.CreateBoundListenSocket = endPoint => endPoint is IPEndPoint ip && ip.Port != 0 && OperatingSystem.IsLinux()
+                    ? SharedTcpListeners.Acquire(ip, directory, bindFresh, message => QuicSteeringHostingLog.TcpListenerShared(logger, message))
+                    : bindFresh(endPoint);
+            });
             services.AddHostedService<Http3StartupCheck>();
             services.AddHostedService<GenerationActivation>();
         });

@@ -15,12 +15,13 @@ namespace AspNetQuicSteer.Steering.Membership;
 /// (§8.1.3) must verify in every generation of the app, so all derive their keys from one secret.</item>
 /// </list>
 /// <code>
-/// "QSGD" | version u8 = 1 | mode u8 | has UDP socket u8 | has eBPF maps u8
+/// "QSGD" | version u8 = 1 | mode u8 | has UDP socket u8 | has eBPF maps u8 | has TCP listener u8
 /// | rotation u8 | server ID len u8 | nonce len u8 | self-encode u8 | key len u8 (0 or 16) | key | server ID
 /// | CID len u8 | masked u8 | secret len u8 (32..64) | secret
 /// </code>
-/// Descriptors follow in SCM_RIGHTS, in this order: the UDP socket (forwarding mode), the socket map and the active
-/// map (eBPF mode).
+/// Descriptors follow in SCM_RIGHTS, in this order: the UDP socket (forwarding mode), the Kestrel TCP listener on
+/// the same port (when the generation has one: HTTP/1.1 and HTTP/2 survive a rollover the same way), the socket map
+/// and the active map (eBPF mode).
 /// </summary>
 internal sealed record PortGroupDescription(
     SteeringDataplaneMode Mode,
@@ -48,10 +49,10 @@ internal sealed record PortGroupDescription(
         ConnectionIdLength = ConnectionIdLength,
     };
 
-    public byte[] Write(bool hasUdpSocket, bool hasEbpfMaps)
+    public byte[] Write(bool hasUdpSocket, bool hasEbpfMaps, bool hasTcpListener = false)
     {
         ReadOnlySpan<byte> key = QuicLb.Key;
-        byte[] bytes = new byte[4 + 4 + 5 + key.Length + ServerId.Length + 2 + 1 + MasterSecret.Length];
+        byte[] bytes = new byte[4 + 5 + 5 + key.Length + ServerId.Length + 2 + 1 + MasterSecret.Length];
         var span = bytes.AsSpan();
         Magic.CopyTo(span);
         int at = 4;
@@ -59,6 +60,7 @@ internal sealed record PortGroupDescription(
         span[at++] = (byte)Mode;
         span[at++] = hasUdpSocket ? (byte)1 : (byte)0;
         span[at++] = hasEbpfMaps ? (byte)1 : (byte)0;
+        span[at++] = hasTcpListener ? (byte)1 : (byte)0;
         span[at++] = QuicLb.ConfigRotation;
         span[at++] = (byte)QuicLb.ServerIdLength;
         span[at++] = (byte)QuicLb.NonceLength;
@@ -76,7 +78,11 @@ internal sealed record PortGroupDescription(
     }
 
     /// <summary>Parses a description; every inconsistency is a <see cref="PortGroupShareException"/> naming the field.</summary>
-    public static PortGroupDescription Parse(ReadOnlySpan<byte> bytes, out bool hasUdpSocket, out bool hasEbpfMaps)
+    public static PortGroupDescription Parse(ReadOnlySpan<byte> bytes, out bool hasUdpSocket, out bool hasEbpfMaps) =>
+        Parse(bytes, out hasUdpSocket, out hasEbpfMaps, out _);
+
+    /// <inheritdoc cref="Parse(ReadOnlySpan{byte}, out bool, out bool)"/>
+    public static PortGroupDescription Parse(ReadOnlySpan<byte> bytes, out bool hasUdpSocket, out bool hasEbpfMaps, out bool hasTcpListener)
     {
         var reader = new Reader(bytes);
         if (!reader.Take(4, "magic").SequenceEqual(Magic)) throw new PortGroupShareException("not a port-group description (bad magic)");
@@ -90,6 +96,7 @@ internal sealed record PortGroupDescription(
 
         hasUdpSocket = reader.Flag("has UDP socket");
         hasEbpfMaps = reader.Flag("has eBPF maps");
+        hasTcpListener = reader.Flag("has TCP listener");
         int rotation = reader.Byte("config rotation");
         int serverIdLength = reader.Byte("server ID length");
         int nonceLength = reader.Byte("nonce length");

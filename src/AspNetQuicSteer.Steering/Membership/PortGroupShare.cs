@@ -15,13 +15,16 @@ namespace AspNetQuicSteer.Steering.Membership;
 /// </summary>
 internal sealed class PortGroupShare : IDisposable
 {
+    /// <summary>What one generation hands a joiner; descriptors absent as null / -1.</summary>
+    internal readonly record struct Contents(PortGroupDescription Description, Socket? UdpSocket, Socket? TcpListener, int SocketMapFd, int ActiveMapFd);
+
     private readonly Socket _listener;
-    private readonly Func<(PortGroupDescription Description, Socket? UdpSocket, int SocketMapFd, int ActiveMapFd)> _snapshot;
+    private readonly Func<Contents> _snapshot;
     private readonly uint _uid;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
 
-    private PortGroupShare(Socket listener, string path, Func<(PortGroupDescription, Socket?, int, int)> snapshot)
+    private PortGroupShare(Socket listener, string path, Func<Contents> snapshot)
     {
         _listener = listener;
         Path = path;
@@ -45,8 +48,7 @@ internal sealed class PortGroupShare : IDisposable
     /// Listens at <paramref name="generation"/>'s share path. <paramref name="snapshot"/> is asked per joiner for the
     /// current description and descriptors (socket map and active map fds are -1 outside eBPF mode).
     /// </summary>
-    public static PortGroupShare Start(string directory, IPEndPoint sharedEndPoint, GenerationId generation,
-        Func<(PortGroupDescription Description, Socket? UdpSocket, int SocketMapFd, int ActiveMapFd)> snapshot)
+    public static PortGroupShare Start(string directory, IPEndPoint sharedEndPoint, GenerationId generation, Func<Contents> snapshot)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("The port-group share socket needs Linux (SCM_RIGHTS, SO_PEERCRED).");
         string path = GetPath(directory, sharedEndPoint, generation);
@@ -70,8 +72,7 @@ internal sealed class PortGroupShare : IDisposable
     /// Fetches the description and descriptors from the generation serving <paramref name="path"/>. The caller owns
     /// the returned descriptors (UDP socket, map fds; -1 when absent).
     /// </summary>
-    public static async Task<(PortGroupDescription Description, Socket? UdpSocket, int SocketMapFd, int ActiveMapFd)> FetchAsync(
-        string path, CancellationToken cancellationToken)
+    public static async Task<Contents> FetchAsync(string path, CancellationToken cancellationToken)
     {
         using var channel = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await channel.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
@@ -79,14 +80,15 @@ internal sealed class PortGroupShare : IDisposable
         (byte[] bytes, int[] fds) = SocketHandoff.ReceiveDescriptors(channel);
         try
         {
-            PortGroupDescription description = PortGroupDescription.Parse(bytes, out bool hasUdp, out bool hasMaps);
-            int expected = (hasUdp ? 1 : 0) + (hasMaps ? 2 : 0);
+            PortGroupDescription description = PortGroupDescription.Parse(bytes, out bool hasUdp, out bool hasMaps, out bool hasTcp);
+            int expected = (hasUdp ? 1 : 0) + (hasTcp ? 1 : 0) + (hasMaps ? 2 : 0);
             if (fds.Length != expected) throw new PortGroupShareException($"the share sent {fds.Length} descriptors; its description announces {expected}");
             int at = 0;
             Socket? udp = hasUdp ? new Socket(new SafeSocketHandle(fds[at++], ownsHandle: true)) : null;
+            Socket? tcp = hasTcp ? new Socket(new SafeSocketHandle(fds[at++], ownsHandle: true)) : null;
             int socketMap = hasMaps ? fds[at++] : -1;
             int activeMap = hasMaps ? fds[at] : -1;
-            return (description, udp, socketMap, activeMap);
+            return new Contents(description, udp, tcp, socketMap, activeMap);
         }
         catch
         {
@@ -119,20 +121,22 @@ internal sealed class PortGroupShare : IDisposable
                         continue;
                     }
 
-                    (PortGroupDescription description, Socket? udp, int socketMap, int activeMap) = _snapshot();
+                    (PortGroupDescription description, Socket? udp, Socket? tcp, int socketMap, int activeMap) = _snapshot();
                     bool hasMaps = socketMap >= 0 && activeMap >= 0;
-                    int count = (udp is null ? 0 : 1) + (hasMaps ? 2 : 0);
+                    int count = (udp is null ? 0 : 1) + (tcp is null ? 0 : 1) + (hasMaps ? 2 : 0);
                     int[] fds = new int[count];
                     int at = 0;
                     if (udp is not null) fds[at++] = (int)udp.Handle;
+                    if (tcp is not null) fds[at++] = (int)tcp.Handle;
                     if (hasMaps)
                     {
                         fds[at++] = socketMap;
                         fds[at] = activeMap;
                     }
 
-                    SocketHandoff.SendDescriptors(peer, description.Write(udp is not null, hasMaps), fds);
+                    SocketHandoff.SendDescriptors(peer, description.Write(udp is not null, hasMaps, tcp is not null), fds);
                     GC.KeepAlive(udp);
+                    GC.KeepAlive(tcp);
                     Served++;
                 }
 #pragma warning disable CA1031 // one joiner's broken connection must not stop serving the next

@@ -44,7 +44,8 @@ internal sealed partial class SteeringMember
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(TimeSpan.FromSeconds(2));
-                var (description, udp, socketMap, activeMap) = await PortGroupShare.FetchAsync(path, timeout.Token).ConfigureAwait(false);
+                var (description, udp, tcp, socketMap, activeMap) = await PortGroupShare.FetchAsync(path, timeout.Token).ConfigureAwait(false);
+                tcp?.Dispose(); // the TCP listener is adopted by the socket transport (SharedTcpListeners), not here
                 return (description, udp, socketMap, activeMap, candidate);
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)

@@ -249,8 +249,12 @@ internal sealed partial class SteeringMember : IAsyncDisposable
 
     private bool IsOtherLiveGeneration(GenerationId generation) => generation != Generation && Divert.Table.IsLive(generation);
 
-    private (PortGroupDescription, Socket?, int, int) ShareSnapshot() =>
-        (Description, Mode == SteeringDataplaneMode.Forwarding ? Socket : null, _ebpf?.SocketMapFd ?? -1, _ebpf?.ActiveMapFd ?? -1);
+    private PortGroupShare.Contents ShareSnapshot() => new(
+        Description,
+        Mode == SteeringDataplaneMode.Forwarding ? Socket : null,
+        SharedTcpListeners.Find(SharedEndPoint),
+        _ebpf?.SocketMapFd ?? -1,
+        _ebpf?.ActiveMapFd ?? -1);
 
     private void Log(string message) => _options.Log?.Invoke(message);
 

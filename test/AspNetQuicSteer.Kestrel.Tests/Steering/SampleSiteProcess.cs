@@ -7,8 +7,9 @@ using System.Text.RegularExpressions;
 namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 
 /// <summary>
-/// The sample site as a real process on a shared UDP port: one generation. HTTP/3 only (no TCP listener, whose
-/// port sharing is the rollover's business), steering files in a test-owned directory, logs captured line by line.
+/// The sample site as a real process on a shared UDP port: one generation. HTTP/3 only unless asked for more
+/// protocols (then Kestrel's TCP listener is shared too), steering files in a test-owned directory, logs captured
+/// line by line.
 /// </summary>
 internal sealed partial class SampleSiteProcess : IAsyncDisposable
 {
@@ -17,6 +18,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     private readonly Lock _outputLock = new();
     private readonly TaskCompletionSource<int> _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, TaskCompletionSource> _states = [];
+    private int _disposed;
 
     private SampleSiteProcess(Process process, string version, int port)
     {
@@ -35,7 +37,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => Volatile.Read(ref _disposed) != 0 || _process.HasExited;
 
     public string Output
     {
@@ -48,7 +50,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     /// <summary>The generation the coordinator gave this process.</summary>
     public Task<int> Generation => _joined.Task;
 
-    public static SampleSiteProcess Start(string version, int port, string steeringDirectory, string dataplane, string? applicationName = null)
+    public static SampleSiteProcess Start(string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string protocols = "Http3")
     {
         string site = Path.Combine(AppContext.BaseDirectory, "SampleSite.dll");
         var start = new ProcessStartInfo(DotnetPath) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
@@ -58,12 +60,13 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
         start.Environment["APP_VERSION"] = version;
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Kestrel__Endpoints__h3__Url"] = $"https://127.0.0.1:{port}";
-        start.Environment["Kestrel__Endpoints__h3__Protocols"] = "Http3";
+        start.Environment["Kestrel__Endpoints__h3__Protocols"] = protocols;
         start.Environment["QuicSteering__Transport__Dataplane"] = dataplane;
         start.Environment["QuicSteering__Transport__SteeringDirectory"] = steeringDirectory;
         start.Environment["SampleSite__CertificateDirectory"] = Path.Combine(steeringDirectory, "certificates");
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__AspNetQuicSteer"] = "Information";
+        start.Environment["Logging__LogLevel__AspNetQuicSteer.Hosting"] = "Information";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
         if (applicationName is not null) start.Environment["QuicSteering__Transport__ApplicationName"] = applicationName;
@@ -109,6 +112,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     /// <summary>SIGTERM (the host's graceful stop), then SIGKILL after 15 s.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (!_process.HasExited)
         {
             _ = Sigterm(_process.Id);

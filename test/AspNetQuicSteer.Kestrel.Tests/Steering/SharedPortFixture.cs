@@ -28,8 +28,8 @@ internal sealed class SharedPortFixture : IDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
-    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null) =>
-        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName);
+    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3") =>
+        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols);
 
     public async Task<StatusMessage> GetStatusAsync()
     {
@@ -108,11 +108,24 @@ internal sealed class SharedPortFixture : IDisposable
         return generations.ToDictionary(g => g, g => status.Generations.First(row => row.Generation.Value == g).Counters);
     }
 
+    /// <summary>A port free for UDP and for TCP (the TCP handoff tests use both).</summary>
     private static int FreeUdpPort()
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        for (int attempt = 0; ; attempt++)
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+            }
+        }
     }
 
     public void Dispose()

@@ -12,15 +12,16 @@ public sealed class PortGroupDescriptionTests
         new(mode, new QuicLbConfiguration(2, 3, 8, selfEncodeLength: true), [0xA0, 0xA1, 0xA2], 14, MaskGeneration: true, RandomNumberGenerator.GetBytes(32));
 
     [Theory]
-    [InlineData((byte)SteeringDataplaneMode.ReuseportCbpf, false, false)]
-    [InlineData((byte)SteeringDataplaneMode.ReuseportEbpf, false, true)]
-    [InlineData((byte)SteeringDataplaneMode.Forwarding, true, false)]
-    public void Round_trips(byte mode, bool udp, bool maps)
+    [InlineData((byte)SteeringDataplaneMode.ReuseportCbpf, false, false, false)]
+    [InlineData((byte)SteeringDataplaneMode.ReuseportCbpf, false, false, true)]
+    [InlineData((byte)SteeringDataplaneMode.ReuseportEbpf, false, true, true)]
+    [InlineData((byte)SteeringDataplaneMode.Forwarding, true, false, true)]
+    public void Round_trips(byte mode, bool udp, bool maps, bool tcp)
     {
         PortGroupDescription description = Sample((SteeringDataplaneMode)mode);
-        PortGroupDescription parsed = PortGroupDescription.Parse(description.Write(udp, maps), out bool hasUdp, out bool hasMaps);
+        PortGroupDescription parsed = PortGroupDescription.Parse(description.Write(udp, maps, tcp), out bool hasUdp, out bool hasMaps, out bool hasTcp);
         Assert.Equal(description, parsed);
-        Assert.Equal((udp, maps), (hasUdp, hasMaps));
+        Assert.Equal((udp, maps, tcp), (hasUdp, hasMaps, hasTcp));
     }
 
     [Fact]
