@@ -109,6 +109,12 @@ public sealed class QuicSteeringHttp3HandlerOptions
     /// <summary>Logs connection life cycle and failures; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
+    /// <summary>
+    /// The client's source connection IDs (RFC 9000 §5.1). A CIBIR client (draft-banks-quic-cibir) puts the target
+    /// app's ID in them so a shared port routes its new connections to that app. Internal until CIBIR is public API.
+    /// </summary>
+    internal AspNetQuicSteer.Quic.Connection.IConnectionIdGenerator? ConnectionIdGenerator { get; set; }
+
     /// <summary>The clock timeouts run on; tests substitute it.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

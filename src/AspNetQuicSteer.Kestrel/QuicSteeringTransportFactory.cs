@@ -101,6 +101,7 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
             _ => SteeringDataplaneMode.Automatic,
         },
         ControlDirectory = _options.SteeringDirectory,
+        CibirId = _options.CibirId is { } cibir ? Convert.FromHexString(cibir) : [],
         ReceiveBufferSize = _options.SocketReceiveBufferSize,
         SendBufferSize = _options.SocketSendBufferSize,
         Log = message => QuicSteeringLog.Steering(_logger, endPoint, message),

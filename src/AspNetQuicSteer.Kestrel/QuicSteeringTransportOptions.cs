@@ -17,6 +17,7 @@ public sealed class QuicSteeringTransportOptions
     private int _socketReceiveBufferSize = 4 * 1024 * 1024;
     private int _socketSendBufferSize = 4 * 1024 * 1024;
     private int _maxConnections = 10_000;
+    private string? _cibirId;
 
     /// <summary>Concurrent request streams a client may open (MAX_STREAMS, RFC 9000 §4.6). Default 100.</summary>
     public int MaxBidirectionalStreamCount
@@ -137,6 +138,36 @@ public sealed class QuicSteeringTransportOptions
     /// (port-sharing matrix). Null: the entry assembly's name (UseQuicSteering() sets the host's ApplicationName).
     /// </summary>
     public string? ApplicationName { get; set; }
+
+    /// <summary>
+    /// Lets a different app share the port (draft-banks-quic-cibir): this app's CIBIR ID in hex (1 to 20 bytes, e.g.
+    /// "a1b2"). Cooperating clients put it at the start of their source connection ID, and the port routes their new
+    /// connections to this app while every other new connection goes to the port's default app (the one without a
+    /// CIBIR ID). No two apps' IDs may prefix one another. Null (default): this app is the port's default app.
+    /// </summary>
+    public string? CibirId
+    {
+        get => _cibirId;
+        set
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                byte[] bytes;
+                try
+                {
+                    bytes = Convert.FromHexString(value);
+                }
+                catch (FormatException e)
+                {
+                    throw new ArgumentException($"CibirId must be hex digits (e.g. \"a1b2\"); got \"{value}\".", nameof(value), e);
+                }
+
+                if (bytes.Length is 0 or > 20) throw new ArgumentOutOfRangeException(nameof(value), value, "A CIBIR ID is 1 to 20 bytes: it must fit a QUIC v1 connection ID (RFC 9000 §17.2).");
+            }
+
+            _cibirId = string.IsNullOrEmpty(value) ? null : value;
+        }
+    }
 
     /// <summary>
     /// Where the port's control, forwarding and share sockets live. Null: $XDG_RUNTIME_DIR/aspnetquicsteer,

@@ -25,7 +25,7 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
     private readonly Dictionary<QuicSteeringConnectionContext, TaskCompletionSource<QuicSteeringConnectionContext>> _pending = [];
     private int _disposed;
 
-    public Http3ClientEndpoint(AddressFamily family, QuicSteeringTransportOptions transport, ILogger logger)
+    public Http3ClientEndpoint(AddressFamily family, QuicSteeringTransportOptions transport, ILogger logger, IConnectionIdGenerator? connectionIds = null)
         : base(transport, logger, metrics: null)
     {
         IPAddress any = family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
@@ -40,6 +40,8 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
                 Connection = new QuicConnectionOptions
                 {
                     IdleTimeout = transport.IdleTimeout,
+                    // The client's own (source) CIDs: random by default; a CIBIR client puts its app's ID in them.
+                    ConnectionIdGenerator = connectionIds ?? new RandomConnectionIdGenerator(),
                     // RFC 9114 §6.2: servers open a control stream and up to two QPACK streams; pushes are never allowed.
                     Streams = new QuicStreamOptions { MaxConcurrentBidiStreams = 0, MaxConcurrentUniStreams = 8 },
                 },

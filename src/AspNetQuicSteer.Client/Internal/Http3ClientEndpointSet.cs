@@ -1,3 +1,4 @@
+using AspNetQuicSteer.Quic.Connection;
 using System.Net.Sockets;
 using AspNetQuicSteer.Kestrel;
 using Microsoft.Extensions.Logging;
@@ -20,8 +21,11 @@ internal sealed class Http3ClientEndpointSet
     private int _next;
     private int _references = 1;
 
-    public Http3ClientEndpointSet(QuicSteeringTransportOptions transport, ILogger logger, int endpointCount)
+    private readonly IConnectionIdGenerator? _connectionIds;
+
+    public Http3ClientEndpointSet(QuicSteeringTransportOptions transport, ILogger logger, int endpointCount, IConnectionIdGenerator? connectionIds = null)
     {
+        _connectionIds = connectionIds;
         _transport = transport;
         _logger = logger;
         _endpointCount = endpointCount;
@@ -35,7 +39,7 @@ internal sealed class Http3ClientEndpointSet
             List<Http3ClientEndpoint> matching = _endpoints.FindAll(e => e.BoundEndPoint.AddressFamily == family);
             if (matching.Count < _endpointCount)
             {
-                var endpoint = new Http3ClientEndpoint(family, _transport, _logger);
+                var endpoint = new Http3ClientEndpoint(family, _transport, _logger, _connectionIds);
                 _endpoints.Add(endpoint);
                 return endpoint;
             }

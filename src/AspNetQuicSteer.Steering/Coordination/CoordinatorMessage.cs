@@ -309,22 +309,28 @@ internal sealed record StatusRequestMessage : CoordinatorMessage
     }
 }
 
-/// <summary>One row of the status view. <paramref name="Since"/> is when it entered <paramref name="State"/>, on the coordinator's clock.</summary>
+/// <summary>
+/// One row of the status view. <paramref name="Since"/> is when it entered <paramref name="State"/>, on the
+/// coordinator's clock. <paramref name="CibirId"/> is empty for the port's default app; a CIBIR app's members build
+/// their long-header rules from it (draft-banks-quic-cibir-01 §2.2).
+/// </summary>
 internal readonly record struct GenerationStatus(
     GenerationId Generation,
     int Pid,
     GenerationState State,
     TimeSpan Since,
     GenerationCounters Counters,
-    string AppName)
+    string AppName,
+    AspNetQuicSteer.Quic.Wire.ConnectionId CibirId = default)
 {
-    public int WireLength => 1 + 1 + 4 + 8 + GenerationCounters.WireLength + 1 + CoordinatorText.AppNameLength(AppName);
+    public int WireLength => 1 + 1 + 4 + 8 + GenerationCounters.WireLength + 1 + CoordinatorText.AppNameLength(AppName) + 1 + CibirId.Length;
 }
 
 /// <summary>
 /// Coordinator → requester: the generation table. <paramref name="Now"/> is the coordinator's clock (milliseconds
 /// since it started), so <c>Now - Since</c> is how long a generation has been in its state.
-/// <code>now u64 ms | active u8 (0 = none) | count u8 | count × (generation u8 | state u8 | pid u32 | since u64 ms | counters (26) | app len u8 | app)</code>
+/// <code>now u64 ms | active u8 (0 = none) | count u8 | count × (generation u8 | state u8 | pid u32 | since u64 ms | counters (26) | app len u8 | app | CIBIR len u8 (≤ 20) | CIBIR ID)</code>
+/// Live generations come first, in reuseport socket order (GenerationCoordinatorState.Snapshot).
 /// </summary>
 internal sealed record StatusMessage(TimeSpan Now, GenerationId? ActiveGeneration, IReadOnlyList<GenerationStatus> Generations) : CoordinatorMessage
 {
@@ -352,6 +358,8 @@ internal sealed record StatusMessage(TimeSpan Now, GenerationId? ActiveGeneratio
             row.Counters.Write(ref writer);
             writer.WriteByte((byte)CoordinatorText.AppNameLength(row.AppName));
             writer.WriteUtf8(row.AppName);
+            writer.WriteByte((byte)row.CibirId.Length);
+            writer.WriteBytes(row.CibirId.Span);
         }
     }
 
@@ -371,7 +379,10 @@ internal sealed record StatusMessage(TimeSpan Now, GenerationId? ActiveGeneratio
             TimeSpan since = reader.ReadMilliseconds("since");
             GenerationCounters counters = GenerationCounters.Read(ref reader);
             string app = reader.ReadUtf8(reader.ReadByte("app name length"), CoordinatorText.MaxAppNameBytes, "app name");
-            rows[i] = new GenerationStatus(generation, (int)pid, (GenerationState)state, since, counters, app);
+            byte cibirLength = reader.ReadByte("CIBIR ID length");
+            if (cibirLength > JoinMessage.MaxCibirIdLength) throw reader.Malformed($"CIBIR ID length {cibirLength} exceeds {JoinMessage.MaxCibirIdLength}");
+            var cibir = new AspNetQuicSteer.Quic.Wire.ConnectionId(reader.ReadBytes(cibirLength, "CIBIR ID"));
+            rows[i] = new GenerationStatus(generation, (int)pid, (GenerationState)state, since, counters, app, cibir);
         }
 
         return new StatusMessage(now, active, rows);

@@ -136,7 +136,7 @@ internal ref struct FrameWriter
         else WriteByte(0);
     }
 
-    public void WriteBytes(ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
+    public void WriteBytes(scoped ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
 
     public void WriteUtf8(string text) => Encoding.UTF8.GetBytes(text, Take(Encoding.UTF8.GetByteCount(text)));
 

@@ -27,7 +27,6 @@ internal sealed class GenerationCoordinatorState
     // socket before they join, under the port's join lock, so this is the reuseport group's socket order.
     private readonly ReuseportJoinOrder<byte> _slots = new();
     private byte _lastAllocated;
-    private byte _active;
 
     /// <param name="probation">
     /// How long after activation a generation whose control connection drops is rolled back from (its predecessor,
@@ -41,7 +40,34 @@ internal sealed class GenerationCoordinatorState
 
     public TimeSpan Probation { get; }
 
-    public GenerationId? ActiveGeneration => _active == 0 ? null : new GenerationId(_active);
+    /// <summary>
+    /// The active generation of the port's default app (the one without a CIBIR ID), which takes every new
+    /// connection no CIBIR rule claims; null when there is none. Each CIBIR app has its own active generation
+    /// (<see cref="ActiveOf"/>): activations and rollbacks only ever displace a generation of the same app.
+    /// </summary>
+    public GenerationId? ActiveGeneration
+    {
+        get
+        {
+            foreach (Entry? entry in _table)
+            {
+                if (entry is { State: GenerationState.Active } && entry.CibirId.Length == 0) return new GenerationId(entry.Id);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>The Active generation of <paramref name="appName"/>, or 0.</summary>
+    private byte ActiveOf(string appName)
+    {
+        foreach (Entry? entry in _table)
+        {
+            if (entry is { State: GenerationState.Active } && string.Equals(entry.AppName, appName, StringComparison.Ordinal)) return entry.Id;
+        }
+
+        return 0;
+    }
 
     /// <summary>The state of <paramref name="generation"/>, or null when it is not in the table.</summary>
     public GenerationState? StateOf(GenerationId generation) => _table[generation.Value]?.State;
@@ -78,20 +104,16 @@ internal sealed class GenerationCoordinatorState
             throw new CoordinatorRequestException(CoordinatorErrorCode.InvalidTransition, $"A join cannot resume into {state}.");
         }
 
-        if (state == GenerationState.Active && _active != 0)
+        if (state == GenerationState.Active && ActiveOf(join.AppName) is not 0 and byte already)
         {
             throw new CoordinatorRequestException(
                 CoordinatorErrorCode.InvalidTransition,
-                $"gen{id} claims Active but gen{_active} is already active.");
+                $"gen{id} claims Active but gen{already} is already active.");
         }
 
         CheckPortSharing(join);
         var entry = new Entry(id, pid, join.AppName, state, now) { CibirId = join.CibirId };
-        if (state == GenerationState.Active)
-        {
-            _active = id; // a resumed activation is not on probation: its rollout happened under the previous coordinator
-        }
-
+        // A resumed activation is not on probation: its rollout happened under the previous coordinator.
         _table[id] = entry;
         if (_slots.IndexOf(id) < 0) _slots.Join(id);
         if (join.RequestedGeneration is null) _lastAllocated = id;
@@ -113,11 +135,10 @@ internal sealed class GenerationCoordinatorState
     public IReadOnlyList<CoordinatorMessage> Activate(TimeSpan now, GenerationId generation)
     {
         Entry entry = Require(generation, "be activated", GenerationState.Ready);
-        byte previous = _active;
+        byte previous = ActiveOf(entry.AppName);
         entry.Enter(GenerationState.Active, now);
         entry.ProbationUntil = now + Probation;
         entry.Displaced = previous;
-        _active = generation.Value;
         if (previous == 0) return [new ActivateMessage(generation)];
         _table[previous]!.Enter(GenerationState.Draining, now);
         return [new ActivateMessage(generation), new DrainMessage(new GenerationId(previous))];
@@ -127,7 +148,6 @@ internal sealed class GenerationCoordinatorState
     public IReadOnlyList<CoordinatorMessage> Drain(TimeSpan now, GenerationId generation)
     {
         Entry entry = Require(generation, "drain", GenerationState.Ready, GenerationState.Active);
-        if (_active == generation.Value) _active = 0;
         entry.Enter(GenerationState.Draining, now);
         return [new DrainMessage(generation)];
     }
@@ -139,7 +159,6 @@ internal sealed class GenerationCoordinatorState
     public IReadOnlyList<CoordinatorMessage> Exited(TimeSpan now, GenerationId generation, GenerationCounters counters, string reason)
     {
         Entry entry = Require(generation, "exit", GenerationState.Joining, GenerationState.Ready, GenerationState.Active, GenerationState.Draining);
-        if (_active == generation.Value) _active = 0;
         entry.Counters = counters;
         entry.Enter(GenerationState.Exited, now);
         LeaveSlot(generation.Value);
@@ -153,7 +172,7 @@ internal sealed class GenerationCoordinatorState
     public IReadOnlyList<CoordinatorMessage> Rollback(TimeSpan now, GenerationId to)
     {
         Entry target = Require(to, "be rolled back to", GenerationState.Draining);
-        byte from = _active;
+        byte from = ActiveOf(target.AppName);
         ReActivate(target, now);
         if (from == 0) return [new RollbackMessage(to, null)];
         _table[from]!.Enter(GenerationState.Draining, now);
@@ -175,7 +194,6 @@ internal sealed class GenerationCoordinatorState
         var dead = new ExitedMessage(generation, ExitKind.Dead, entry.Counters, $"control connection of pid {entry.Pid} dropped without Exited");
         if (!wasActive) return [dead];
 
-        _active = 0;
         if (entry.ProbationUntil is { } until && now <= until
             && entry.Displaced != 0
             && _table[entry.Displaced] is { State: GenerationState.Draining } previous)
@@ -263,15 +281,14 @@ internal sealed class GenerationCoordinatorState
     }
 
     private static GenerationStatus StatusOf(Entry entry) =>
-        new(new GenerationId(entry.Id), entry.Pid, entry.State, entry.Since, entry.Counters, entry.AppName);
+        new(new GenerationId(entry.Id), entry.Pid, entry.State, entry.Since, entry.Counters, entry.AppName, new AspNetQuicSteer.Quic.Wire.ConnectionId(entry.CibirId));
 
-    private void ReActivate(Entry target, TimeSpan now)
+    private static void ReActivate(Entry target, TimeSpan now)
     {
         target.Enter(GenerationState.Active, now);
         // Taking connections back is not a fresh rollout: no probation, and nothing to roll back to.
         target.ProbationUntil = null;
         target.Displaced = 0;
-        _active = target.Id;
     }
 
     private byte AllocateId()

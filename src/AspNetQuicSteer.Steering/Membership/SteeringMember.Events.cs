@@ -53,7 +53,7 @@ internal sealed partial class SteeringMember
         try
         {
             await next.Client.JoinAsync(
-                new JoinMessage(Environment.ProcessId, Generation, _options.AppName, [], Capabilities(Mode), State), cancellationToken).ConfigureAwait(false);
+                new JoinMessage(Environment.ProcessId, Generation, _options.AppName, _options.CibirId, Capabilities(Mode), State), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -73,14 +73,16 @@ internal sealed partial class SteeringMember
         try
         {
             StatusMessage status = await _membership.Client.GetStatusAsync(cancellationToken).ConfigureAwait(false);
-            SteeringTable table = BuildTable(Description, Generation, status, null);
+            SteeringTable table = BuildTable(Description, Generation, _options.CibirId, status, null);
             Divert.Table = table;
             foreach (GenerationStatus row in status.Generations)
             {
                 if (row.Generation == Generation && row.Pid == Environment.ProcessId) State = row.State;
             }
 
-            if (State == GenerationState.Active) ProgramKernel(status);
+            // The default app's active generation steers the kernel; CIBIR apps' long headers arrive there and are
+            // forwarded (the kernel programs match header form and generation, not CIBIR prefixes).
+            if (State == GenerationState.Active && IsDefaultApp) ProgramKernel(status);
         }
         finally
         {

@@ -142,21 +142,26 @@ internal sealed partial class SteeringMember
 
     /// <summary>
     /// The routing snapshot from a status view: live generations in socket order (their index is the classic-BPF
-    /// target), the coordinator's active generation, or this one while none is active (a lone generation serves
-    /// its own new connections).
+    /// target); the default app's active generation, or this one while none is active (a lone generation serves its
+    /// own new connections); one CIBIR rule per CIBIR app with an active generation (draft-banks-quic-cibir-01 §2.2).
     /// </summary>
-    private static SteeringTable BuildTable(PortGroupDescription description, GenerationId self, StatusMessage status, GenerationId? active)
+    private static SteeringTable BuildTable(PortGroupDescription description, GenerationId self, byte[] ownCibirId, StatusMessage status, GenerationId? active)
     {
         var live = new List<LiveGeneration>();
+        var rules = new List<CibirRule>();
         foreach (GenerationStatus row in status.Generations)
         {
-            if (row.State.IsLive()) live.Add(new LiveGeneration(row.Generation, new DataplaneTarget(live.Count)));
+            if (!row.State.IsLive()) continue;
+            live.Add(new LiveGeneration(row.Generation, new DataplaneTarget(live.Count)));
+            if (row.State == GenerationState.Active && row.CibirId.Length > 0) rules.Add(new CibirRule(row.CibirId.Span, 0, row.Generation));
         }
 
         if (!live.Exists(g => g.Generation == self)) live.Add(new LiveGeneration(self, new DataplaneTarget(live.Count)));
-        GenerationId effectiveActive = (status.ActiveGeneration ?? active) is { } a && live.Exists(g => g.Generation == a) ? a : self;
+        GenerationId? defaultActive = (status.ActiveGeneration ?? active) is { } a && live.Exists(g => g.Generation == a) ? a
+            : ownCibirId.Length == 0 ? self
+            : null;
         SteeringField field = SteeringConnectionIdGenerator.PlaintextLayoutField(description.QuicLb, description.MaskGeneration);
-        return new SteeringTable(field, description.ConnectionIdLength, live, effectiveActive);
+        return new SteeringTable(field, description.ConnectionIdLength, live, defaultActive, rules);
     }
 }
 

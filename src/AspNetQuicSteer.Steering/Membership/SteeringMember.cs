@@ -85,6 +85,9 @@ internal sealed partial class SteeringMember : IAsyncDisposable
     /// <summary>The current routing snapshot.</summary>
     public SteeringTable Table => Divert.Table;
 
+    /// <summary>Whether this generation belongs to the port's default app (no CIBIR ID): its active generation steers the kernel.</summary>
+    public bool IsDefaultApp => _options.CibirId.Length == 0;
+
     /// <summary>This generation's state as the coordinator last announced it.</summary>
     public GenerationState State { get; private set; } = GenerationState.Joining;
 
@@ -129,7 +132,7 @@ internal sealed partial class SteeringMember : IAsyncDisposable
             if (description.Mode != SteeringDataplaneMode.Forwarding) handedOver?.Dispose();
 
             JoinAcceptedMessage accepted = await membership.Client.JoinAsync(
-                new JoinMessage(Environment.ProcessId, null, options.AppName, [], Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
+                new JoinMessage(Environment.ProcessId, null, options.AppName, options.CibirId, Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
             GenerationId generation = accepted.Generation;
 
             if (description.Mode == SteeringDataplaneMode.ReuseportEbpf)
@@ -151,7 +154,7 @@ internal sealed partial class SteeringMember : IAsyncDisposable
 
             var shared = new IPEndPoint(endPoint.Address, endPoint.Port);
             forwarding = new ForwardingEndpoint(directory, shared, generation);
-            SteeringTable table = BuildTable(description, generation, status, accepted.ActiveGeneration);
+            SteeringTable table = BuildTable(description, generation, options.CibirId, status, accepted.ActiveGeneration);
             var member = new SteeringMember(options, controlPath, membership, generation, shared, description, socket, forwarding, ebpf, table);
             member._share = PortGroupShare.Start(directory, shared, generation, member.ShareSnapshot);
             member.Log($"gen{generation.Value} joined {shared} in {description.Mode.ToDisplayName()} mode"

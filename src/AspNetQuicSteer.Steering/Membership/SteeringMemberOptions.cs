@@ -9,6 +9,13 @@ internal sealed class SteeringMemberOptions
     /// <summary>Generations of one app share a port freely; another app needs CIBIR (see the coordinator's port-sharing rules).</summary>
     public required string AppName { get; init; }
 
+    /// <summary>
+    /// Empty for the port's default app. Otherwise this app's CIBIR ID (draft-banks-quic-cibir-01): cooperating
+    /// clients put it at offset 0 of their source connection ID, and the port routes their long-header packets to
+    /// this app's active generation; other apps can then share the port.
+    /// </summary>
+    public byte[] CibirId { get; init; } = [];
+
     /// <summary>The requested dataplane; <see cref="SteeringDataplaneMode.Automatic"/> adopts the port's.</summary>
     public SteeringDataplaneMode Mode { get; init; }
 

@@ -50,7 +50,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     /// <summary>The generation the coordinator gave this process.</summary>
     public Task<int> Generation => _joined.Task;
 
-    public static SampleSiteProcess Start(string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string protocols = "Http3")
+    public static SampleSiteProcess Start(string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null)
     {
         string site = Path.Combine(AppContext.BaseDirectory, "SampleSite.dll");
         var start = new ProcessStartInfo(DotnetPath) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
@@ -70,6 +70,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
         if (applicationName is not null) start.Environment["QuicSteering__Transport__ApplicationName"] = applicationName;
+        if (cibirId is not null) start.Environment["QuicSteering__Transport__CibirId"] = cibirId;
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
 
         var site_ = new SampleSiteProcess(Process.Start(start)!, version, port);

@@ -28,8 +28,8 @@ internal sealed class SharedPortFixture : IDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
-    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3") =>
-        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols);
+    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null) =>
+        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols, cibirId);
 
     public async Task<StatusMessage> GetStatusAsync()
     {
