@@ -115,6 +115,12 @@ public sealed class QuicSteeringHttp3HandlerOptions
     /// </summary>
     internal AspNetQuicSteer.Quic.Connection.IConnectionIdGenerator? ConnectionIdGenerator { get; set; }
 
+    /// <summary>Extension transport parameters the client sends, pre-encoded (e.g. cibir_encoding); internal like the CID generator.</summary>
+    internal ReadOnlyMemory<byte> ExtensionTransportParameters { get; set; }
+
+    /// <summary>Checks the server's raw transport parameters (e.g. that it echoed cibir_encoding).</summary>
+    internal Func<ReadOnlyMemory<byte>, AspNetQuicSteer.Quic.Wire.QuicProtocolException?>? ValidatePeerTransportParameters { get; set; }
+
     /// <summary>The clock timeouts run on; tests substitute it.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -25,7 +25,7 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
     private readonly Dictionary<QuicSteeringConnectionContext, TaskCompletionSource<QuicSteeringConnectionContext>> _pending = [];
     private int _disposed;
 
-    public Http3ClientEndpoint(AddressFamily family, QuicSteeringTransportOptions transport, ILogger logger, IConnectionIdGenerator? connectionIds = null)
+    public Http3ClientEndpoint(AddressFamily family, QuicSteeringTransportOptions transport, ILogger logger, QuicSteeringHttp3HandlerOptions? handler = null)
         : base(transport, logger, metrics: null)
     {
         IPAddress any = family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
@@ -41,7 +41,9 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
                 {
                     IdleTimeout = transport.IdleTimeout,
                     // The client's own (source) CIDs: random by default; a CIBIR client puts its app's ID in them.
-                    ConnectionIdGenerator = connectionIds ?? new RandomConnectionIdGenerator(),
+                    ConnectionIdGenerator = handler?.ConnectionIdGenerator ?? new RandomConnectionIdGenerator(),
+                    ExtensionTransportParameters = handler?.ExtensionTransportParameters ?? default,
+                    ValidatePeerTransportParameters = handler?.ValidatePeerTransportParameters,
                     // RFC 9114 §6.2: servers open a control stream and up to two QPACK streams; pushes are never allowed.
                     Streams = new QuicStreamOptions { MaxConcurrentBidiStreams = 0, MaxConcurrentUniStreams = 8 },
                 },

@@ -1,4 +1,3 @@
-using AspNetQuicSteer.Quic.Connection;
 using System.Net.Sockets;
 using AspNetQuicSteer.Kestrel;
 using Microsoft.Extensions.Logging;
@@ -21,11 +20,11 @@ internal sealed class Http3ClientEndpointSet
     private int _next;
     private int _references = 1;
 
-    private readonly IConnectionIdGenerator? _connectionIds;
+    private readonly QuicSteeringHttp3HandlerOptions? _handler;
 
-    public Http3ClientEndpointSet(QuicSteeringTransportOptions transport, ILogger logger, int endpointCount, IConnectionIdGenerator? connectionIds = null)
+    public Http3ClientEndpointSet(QuicSteeringTransportOptions transport, ILogger logger, int endpointCount, QuicSteeringHttp3HandlerOptions? handler = null)
     {
-        _connectionIds = connectionIds;
+        _handler = handler;
         _transport = transport;
         _logger = logger;
         _endpointCount = endpointCount;
@@ -39,7 +38,7 @@ internal sealed class Http3ClientEndpointSet
             List<Http3ClientEndpoint> matching = _endpoints.FindAll(e => e.BoundEndPoint.AddressFamily == family);
             if (matching.Count < _endpointCount)
             {
-                var endpoint = new Http3ClientEndpoint(family, _transport, _logger, _connectionIds);
+                var endpoint = new Http3ClientEndpoint(family, _transport, _logger, _handler);
                 _endpoints.Add(endpoint);
                 return endpoint;
             }

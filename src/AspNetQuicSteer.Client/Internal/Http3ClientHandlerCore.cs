@@ -30,7 +30,7 @@ internal sealed class Http3ClientHandlerCore : IAsyncDisposable
         };
         Endpoints = shareEndpointsWith is not null && shareEndpointsWith.Endpoints.TryAddReference()
             ? shareEndpointsWith.Endpoints
-            : new Http3ClientEndpointSet(transport, Logger, options.EndpointCount, options.ConnectionIdGenerator);
+            : new Http3ClientEndpointSet(transport, Logger, options.EndpointCount, options);
         TimeSpan sweep = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, Math.Min(TimeSpan.TicksPerSecond, options.PooledConnectionIdleTimeout.Ticks / 4)));
         _idleSweep = options.TimeProvider.CreateTimer(static s => ((Http3ClientHandlerCore)s!).CloseIdleConnections(), this, sweep, sweep);
     }

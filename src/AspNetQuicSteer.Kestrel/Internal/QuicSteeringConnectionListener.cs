@@ -9,6 +9,8 @@ using AspNetQuicSteer.Quic.Tls;
 using AspNetQuicSteer.Sockets;
 using AspNetQuicSteer.Steering.Coordination;
 using AspNetQuicSteer.Steering.Membership;
+using AspNetQuicSteer.Steering.Routing;
+using AspNetQuicSteer.Quic.Wire;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -245,9 +247,28 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
             MaxConcurrentUniStreams = (ulong)options.MaxUnidirectionalStreamCount,
         };
         // A shared port's CIDs carry the generation (ARCHITECTURE.md §5), so every datagram can be steered to its owner.
-        return member is null
-            ? new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams }
-            : new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams, ConnectionIdGenerator = member.ConnectionIds };
+        if (member is null) return new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams };
+        if (member.Cibir is not { } cibir)
+        {
+            return new QuicConnectionOptions { IdleTimeout = options.IdleTimeout, Streams = streams, ConnectionIdGenerator = member.ConnectionIds };
+        }
+
+        // draft-banks-quic-cibir-01 §2.1: a CIBIR app's server sends cibir_encoding and requires the client's to match
+        // (CONNECTION_REFUSED otherwise).
+        byte[] parameter = new byte[cibir.ParameterLength];
+        cibir.TryWriteParameter(parameter, out _);
+        return new QuicConnectionOptions
+        {
+            IdleTimeout = options.IdleTimeout,
+            Streams = streams,
+            ConnectionIdGenerator = member.ConnectionIds,
+            ExtensionTransportParameters = parameter,
+            ValidatePeerTransportParameters = peer =>
+            {
+                CibirValidation validation = CibirEncoding.ValidateClientParameters(peer.Span, cibir);
+                return validation.IsValid ? null : new QuicProtocolException(validation.Error!.Value, validation.Describe(cibir));
+            },
+        };
     }
 
     /// <summary>Refuses new connections once unbound (RFC 9000 §5.2.2: CONNECTION_REFUSED); otherwise the configured policy.</summary>

@@ -98,6 +98,7 @@ internal sealed partial class QuicConnection
 
         PeerTransportParameters ??= QuicTransportParameters.Decode(peerParameters.Value.Span, sentByServer: IsClient);
         ValidatePeerConnectionIds(PeerTransportParameters);
+        if (_options.ValidatePeerTransportParameters?.Invoke(peerParameters.Value) is { } refusal) throw refusal;
         _streams.ApplyPeerTransportParameters(PeerTransportParameters);
         IsHandshakeComplete = true;
         State = QuicConnectionState.Connected;

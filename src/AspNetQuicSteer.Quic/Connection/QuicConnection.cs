@@ -179,6 +179,7 @@ internal sealed partial class QuicConnection : IDisposable
 
             // RFC 9000 §7.3: both sides authenticate the CIDs used during the handshake.
             InitialSourceConnectionId = LocalConnectionId,
+            Extensions = _options.ExtensionTransportParameters,
         };
 
         // RFC 9000 §18.2: initial_max_data, initial_max_stream_data_*, initial_max_streams_* come from the streams.

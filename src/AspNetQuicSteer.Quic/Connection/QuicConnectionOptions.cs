@@ -54,6 +54,15 @@ internal sealed class QuicConnectionOptions
     public ulong ActiveConnectionIdLimit { get; set; } = 4;
 
     /// <summary>Chooses the connection IDs we issue (RFC 9000 §5.1); Steering plugs in here.</summary>
+    /// <summary>Extension transport parameters, pre-encoded (RFC 9000 §18), sent after the standard ones.</summary>
+    public ReadOnlyMemory<byte> ExtensionTransportParameters { get; init; }
+
+    /// <summary>
+    /// Checks the peer's raw transport parameters when the handshake completes, for extensions the stack does not
+    /// model (e.g. cibir_encoding); a returned exception closes the connection with its error code (RFC 9000 §7.4).
+    /// </summary>
+    public Func<ReadOnlyMemory<byte>, QuicProtocolException?>? ValidatePeerTransportParameters { get; init; }
+
     public IConnectionIdGenerator ConnectionIdGenerator { get; init; } = new RandomConnectionIdGenerator();
 
     /// <summary>Connection ID length this endpoint issues; short headers are parsed with it.</summary>

@@ -101,6 +101,13 @@ internal sealed class QuicTransportParameters
     }
 
     /// <summary>RFC 9000 §18.1: ids 31 * N + 27 are reserved for greasing and carry no meaning.</summary>
+    /// <summary>
+    /// Extension parameters (e.g. draft-banks-quic-cibir's cibir_encoding), already encoded as RFC 9000 §18
+    /// (id, length, value) triples, appended when encoding. Decoding keeps unknown ids out of the typed properties;
+    /// a connection's validator reads them from the raw bytes.
+    /// </summary>
+    public ReadOnlyMemory<byte> Extensions { get; set; }
+
     public static bool IsReservedId(ulong id) => id >= 27 && id <= QuicVarInt.MaxValue && (id - 27) % 31 == 0;
 
     public int GetEncodedLength()
@@ -472,6 +479,9 @@ internal sealed class QuicTransportParameters
         {
             sink.Bytes((ulong)TransportParameterId.GreaseQuicBit, []);
         }
+
+        // RFC 9000 §18: further parameters are more (id, length, value) triples; extensions arrive pre-encoded.
+        sink.Raw(Extensions.Span);
     }
 
     /// <summary>Either measures or writes, so that <see cref="GetEncodedLength"/> and <see cref="Encode"/> cannot drift apart.</summary>
@@ -516,6 +526,15 @@ internal sealed class QuicTransportParameters
             if (!_measureOnly)
             {
                 _writer.WriteBytes(value);
+            }
+        }
+
+        public void Raw(scoped ReadOnlySpan<byte> encoded)
+        {
+            Add(encoded.Length);
+            if (!_measureOnly)
+            {
+                _writer.WriteBytes(encoded);
             }
         }
 

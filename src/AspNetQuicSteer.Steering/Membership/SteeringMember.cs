@@ -85,6 +85,9 @@ internal sealed partial class SteeringMember : IAsyncDisposable
     /// <summary>The current routing snapshot.</summary>
     public SteeringTable Table => Divert.Table;
 
+    /// <summary>This app's <c>cibir_encoding</c> (its CIBIR ID's length at offset 0), or null for the port's default app.</summary>
+    public CibirEncoding? Cibir => _options.CibirId.Length == 0 ? null : new CibirEncoding(_options.CibirId.Length, 0);
+
     /// <summary>Whether this generation belongs to the port's default app (no CIBIR ID): its active generation steers the kernel.</summary>
     public bool IsDefaultApp => _options.CibirId.Length == 0;
 

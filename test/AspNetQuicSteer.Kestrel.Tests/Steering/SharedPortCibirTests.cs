@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Quic.Connection;
 using AspNetQuicSteer.Quic.Wire;
+using AspNetQuicSteer.Steering.Routing;
 
 namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 
@@ -31,9 +32,15 @@ public sealed class SharedPortCibirTests
 
         for (int i = 0; i < 10; i++)
         {
-            Assert.Equal("blog-v1", await VersionOfNewConnectionAsync(port, new CibirConnectionIds(Convert.FromHexString(CibirHex))));
+            Assert.Equal("blog-v1", await VersionOfNewConnectionAsync(port, CibirClient()));
             Assert.Equal("shop-v1", await VersionOfNewConnectionAsync(port, null));
         }
+
+        // draft-banks-quic-cibir-01 §2.1: a client that carries the ID but not cibir_encoding is refused by the CIBIR app.
+        QuicSteeringHttp3HandlerOptions withoutParameter = CibirClient();
+        withoutParameter.ExtensionTransportParameters = default;
+        var refused = await Assert.ThrowsAnyAsync<HttpRequestException>(() => VersionOfNewConnectionAsync(port, withoutParameter));
+        TestContext.Current.TestOutputHelper?.WriteLine($"without cibir_encoding: {refused.GetType().Name}: {refused.Message}");
 
         // Counted per process: long headers whose source CID carries the ID reach the CIBIR app, the rest the default app.
         int shopGeneration = await shop.Generation, blogGeneration = await blog.Generation;
@@ -53,14 +60,30 @@ public sealed class SharedPortCibirTests
         return packet;
     }
 
-    private static async Task<string> VersionOfNewConnectionAsync(SharedPortFixture port, IConnectionIdGenerator? connectionIds)
+    /// <summary>A CIBIR client: the ID in its source CIDs, cibir_encoding sent, and the server's echo required (draft §2.1).</summary>
+    private static QuicSteeringHttp3HandlerOptions CibirClient()
     {
-        var options = new QuicSteeringHttp3HandlerOptions
+        var encoding = new CibirEncoding(CibirHex.Length / 2, 0);
+        byte[] parameter = new byte[encoding.ParameterLength];
+        encoding.TryWriteParameter(parameter, out _);
+        return new QuicSteeringHttp3HandlerOptions
         {
-            ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-            ConnectionIdGenerator = connectionIds,
+            ConnectionIdGenerator = new CibirConnectionIds(Convert.FromHexString(CibirHex)),
+            ExtensionTransportParameters = parameter,
+            ValidatePeerTransportParameters = server =>
+            {
+                CibirValidation validation = CibirEncoding.ValidateServerParameters(server.Span, encoding);
+                return validation.IsValid ? null : new QuicProtocolException(validation.Error!.Value, validation.Describe(encoding));
+            },
         };
+    }
+
+    private static async Task<string> VersionOfNewConnectionAsync(SharedPortFixture port, QuicSteeringHttp3HandlerOptions? options)
+    {
+        options ??= new QuicSteeringHttp3HandlerOptions();
+        options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
+        options.ConnectTimeout = TimeSpan.FromSeconds(5);
+        options.MaxRetries = 0;
         using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
         {
             DefaultRequestVersion = HttpVersion.Version30,
