@@ -45,6 +45,21 @@ public sealed class TransportParameterTests
     };
 
     [Fact]
+    public void ExtensionParametersAreAppendedVerbatimAndIgnoredByTheDecoder()
+    {
+        // RFC 9000 §18: more (id, length, value) triples; §7.4.2: unknown parameters are ignored. cibir_encoding
+        // (draft-banks-quic-cibir-01 §2.1, id 0x1000 = varint 5000) with length 2, offset 0.
+        byte[] extension = Convert.FromHexString("5000020200");
+        var parameters = new QuicTransportParameters { InitialSourceConnectionId = new ConnectionId([0xA1, 0xA2, 0xA3, 0xA4]), Extensions = extension };
+        byte[] encoded = new byte[parameters.GetEncodedLength()];
+        Assert.Equal(encoded.Length, parameters.Encode(encoded));
+        Assert.Equal(InitialScid + "5000020200", Convert.ToHexString(encoded).ToLowerInvariant());
+        QuicTransportParameters decoded = QuicTransportParameters.Decode(encoded, sentByServer: false);
+        Assert.Equal(parameters.InitialSourceConnectionId, decoded.InitialSourceConnectionId);
+        Assert.True(decoded.Extensions.IsEmpty);
+    }
+
+    [Fact]
     public void FullParameterSetRoundTrips()
     {
         QuicTransportParameters original = FullServerSet();
