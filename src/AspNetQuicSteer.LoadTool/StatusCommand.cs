@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using AspNetQuicSteer.Steering.Coordination;
@@ -76,14 +75,8 @@ internal static class StatusCommand
             return 0;
         }
 
-        await output.WriteLineAsync($"{endPoint}: active {(status.ActiveGeneration is { } a ? $"gen{a.Value}" : "none")} (live generations in socket order)").ConfigureAwait(false);
-        await output.WriteLineAsync("gen  state     pid      in state  app                   sockets  routed        forwarded     dropped").ConfigureAwait(false);
-        foreach (GenerationStatus g in status.Generations)
-        {
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{g.Generation.Value,-4} {g.State,-9} {g.Pid,-8} {(status.Now - g.Since).TotalSeconds,8:0.0}s  {g.AppName,-21} {g.Counters.Sockets,7}  {g.Counters.Routed,-13} {g.Counters.Forwarded,-13} {g.Counters.Dropped}")).ConfigureAwait(false);
-        }
-
+        await output.WriteLineAsync($"{endPoint} (live generations first, in socket order)").ConfigureAwait(false);
+        await output.WriteAsync(status.FormatTable()).ConfigureAwait(false);
         return 0;
     }
 }
