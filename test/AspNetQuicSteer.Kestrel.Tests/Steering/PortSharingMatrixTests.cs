@@ -123,6 +123,51 @@ public sealed partial class PortSharingMatrixTests
     }
 
     /// <summary>
+    /// The same foreign socket, then a generation leaves: the kernel moves the group's last socket (the foreign one)
+    /// into the leaver's slot (socket(7)), so classic-BPF indexes built from the coordinator's order could name it.
+    /// The active generation finds it when it rebuilds, detaches its program (hash and forwarding carry the port) and
+    /// logs why, naming the socket.
+    /// </summary>
+    [Fact]
+    public async Task Foreign_reuseport_socket_then_a_generation_exit_detaches_classic_steering_naming_the_socket()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "port sharing is Linux-only");
+        using var port = new SharedPortFixture();
+        await using SampleSiteProcess v1 = port.Start("v1", "ReuseportCbpf");
+        await v1.WaitForStateAsync("Active");
+        await using SampleSiteProcess v2 = port.Start("v2", "ReuseportCbpf");
+        await v2.WaitForStateAsync("Active");
+        using Socket foreign = BindReuseport(port.EndPoint);
+
+        await v1.StopAsync(s_exitTimeout);
+        string detached = $"gen{await v2.Generation}: UDP port {port.Port} has 1 socket(s) that belong to no generation of this port";
+        string output = await WaitForLogAsync(v2, detached);
+        AssertNamesForeignSocket(output, port.Port, foreign);
+        Assert.Contains("classic BPF steering detached; the kernel's hash and forwarding carry the port", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("classic BPF steering attached for socket order [" + await v2.Generation + "]", output, StringComparison.Ordinal);
+        StatusMessage status = await port.GetStatusAsync();
+        Assert.Equal((byte)await v2.Generation, status.ActiveGeneration?.Value);
+    }
+
+    /// <summary>The eBPF dataplane names sockets by generation (a socket map), so the same sequence leaves it correct: new connections reach the active generation, none the foreign socket.</summary>
+    [Fact]
+    public async Task Foreign_reuseport_socket_then_a_generation_exit_leaves_ebpf_steering_correct()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "port sharing is Linux-only");
+        Assert.SkipUnless(IsRoot, "loading eBPF needs root or CAP_BPF");
+        using var port = new SharedPortFixture();
+        await using SampleSiteProcess v1 = port.Start("v1", "ReuseportEbpf");
+        await v1.WaitForStateAsync("Active");
+        await using SampleSiteProcess v2 = port.Start("v2", "ReuseportEbpf");
+        await v2.WaitForStateAsync("Active");
+        using Socket foreign = BindReuseport(port.EndPoint);
+
+        await v1.StopAsync(s_exitTimeout);
+        for (int i = 0; i < 5; i++) Assert.Equal("v2", await GetVersionAsync(port.Port));
+        Assert.Equal(0, foreign.Available);
+    }
+
+    /// <summary>
     /// Another user, pointed at the group's steering directory: that directory is the first user's (0700), so the
     /// process cannot even take the join lock, and the error says whose directory it is. Both directions.
     /// </summary>
@@ -245,6 +290,19 @@ public sealed partial class PortSharingMatrixTests
         TestContext.Current.TestOutputHelper?.WriteLine($"--- {site.Version} exited with {exitCode}:\n{output}");
         Assert.True(exitCode != 0, $"{site.Version} exited with 0:\n{output}");
         Assert.DoesNotContain("is now Active", output, StringComparison.Ordinal);
+        return output;
+    }
+
+    /// <summary>Waits (bounded) until <paramref name="site"/>'s log contains <paramref name="text"/>; returns the log.</summary>
+    private static async Task<string> WaitForLogAsync(SampleSiteProcess site, string text)
+    {
+        for (int attempt = 0; attempt < 150 && !site.Output.Contains(text, StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100, Cancellation);
+        }
+
+        string output = site.Output;
+        Assert.True(output.Contains(text, StringComparison.Ordinal), $"{site.Version} never logged '{text}':\n{output}");
         return output;
     }
 

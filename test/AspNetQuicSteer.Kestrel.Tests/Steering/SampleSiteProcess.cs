@@ -117,6 +117,13 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
 
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>SIGTERM (the host's graceful stop) and waits for the exit; returns the exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        _ = Sigterm(_process.Id);
+        return await WaitForExitAsync(timeout);
+    }
+
     /// <summary>SIGTERM (the host's graceful stop), then SIGKILL after 15 s.</summary>
     public async ValueTask DisposeAsync()
     {
