@@ -56,7 +56,7 @@ internal static class UnprivilegedRun
     }
 
     [UnsupportedOSPlatform("windows")]
-    private static bool WorldReadable(string directory)
+    internal static bool WorldReadable(string directory)
     {
         for (var current = new DirectoryInfo(directory); current is not null; current = current.Parent)
         {

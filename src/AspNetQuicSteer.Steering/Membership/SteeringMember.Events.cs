@@ -9,6 +9,7 @@ internal sealed partial class SteeringMember
 {
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private string? _programmedFor;
+    private bool _socketOrderUnknown;
 
     /// <summary>Re-reads the group after every broadcast; re-joins (and possibly hosts) when the coordinator's host exited.</summary>
     private async Task FollowCoordinatorAsync(CancellationToken cancellationToken)
@@ -107,6 +108,12 @@ internal sealed partial class SteeringMember
                     List<GenerationId> order = [.. status.Generations.Where(g => g.State.IsLive()).Select(g => g.Generation)];
                     string key = string.Join(",", order.Select(g => g.Value));
                     if (key == _programmedFor) return;
+                    if (_socketOrderUnknown || DetachIfForeignSockets(status))
+                    {
+                        _programmedFor = key;
+                        return;
+                    }
+
                     SteeringField field = SteeringConnectionIdGenerator.PlaintextLayoutField(Description.QuicLb, Description.MaskGeneration);
                     ReuseportSocket.AttachCbpf(Socket, ReuseportSteeringProgram.BuildForJoinOrder(field, Description.ConnectionIdLength, Generation, order));
                     _programmedFor = key;
@@ -123,6 +130,42 @@ internal sealed partial class SteeringMember
 #pragma warning restore CA1031
         {
             Log($"gen{Generation.Value}: programming {Mode.ToDisplayName()} failed ({e.GetType().Name}: {e.Message}); forwarding carries the port");
+        }
+    }
+
+    /// <summary>
+    /// A same-user socket that bound the port with SO_REUSEPORT while the group served sits in the kernel's reuseport
+    /// group, unknown to the coordinator. Joiners refuse while it is there (<see cref="UdpPortTable"/>), but the
+    /// sockets already in the group cannot: once one of them closes, socket(7) moves the last socket of the group
+    /// (possibly the foreign one) into its slot, so the coordinator's order no longer is the kernel's, and a classic
+    /// program built from it can name the foreign socket — measured: every new connection went to it. With the order
+    /// unknown no index is safe: detach the program for good (this process), so the kernel's SO_REUSEPORT hash and
+    /// forwarding carry the port (ARCHITECTURE.md §6: forwarding is the correctness path in every mode). eBPF names
+    /// sockets by generation in a map and is not affected.
+    /// </summary>
+    private bool DetachIfForeignSockets(StatusMessage status)
+    {
+        try
+        {
+            UdpPortTable.ThrowIfForeignSockets(SharedEndPoint, Socket, status.Generations.Where(g => g.State.IsLive()).Select(g => g.Pid));
+            return false;
+        }
+        catch (PortSharingException e)
+        {
+            _socketOrderUnknown = true;
+            try
+            {
+                ReuseportSocket.Detach(Socket);
+            }
+            catch (ReuseportSocketOptionException)
+            {
+                // ENOENT: no program was attached
+            }
+
+            Log($"gen{Generation.Value}: {e.Message} Its socket holds a slot of the reuseport group that the coordinator does not know, so the group's " +
+                "socket order is unknown: classic BPF steering detached; the kernel's hash and forwarding carry the port, and the foreign socket gets " +
+                "a share of it until it closes. Replace every generation after stopping it to steer again.");
+            return true;
         }
     }
 

@@ -14,18 +14,55 @@ internal sealed partial class SteeringMember
     /// Serializes bind + join per port across processes (flock on <c>&lt;control&gt;.join.lock</c>), so the order in
     /// which sockets enter the reuseport group is the order in which the coordinator sees the joins.
     /// </summary>
-    private static async Task<SafeLockHandle> AcquireJoinLockAsync(string lockPath, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<SafeLockHandle> AcquireJoinLockAsync(string directory, string lockPath, TimeSpan timeout, CancellationToken cancellationToken)
     {
         long started = Environment.TickCount64;
         while (true)
         {
-            if (CoordinatorInterop.TryLockExclusive(lockPath + ".lock") is { } handle) return handle;
+            SafeLockHandle? handle;
+            try
+            {
+                handle = CoordinatorInterop.TryLockExclusive(lockPath + ".lock");
+            }
+            catch (IOException e) when (CoordinatorInterop.TryStat(directory) is { } stat && stat.Uid != CoordinatorInterop.EffectiveUid)
+            {
+                // An operator-chosen directory is not checked for ownership (ControlSocketPath.EnsureDirectory); another
+                // user's 0700 directory shows up here, as EACCES on the lock file.
+                throw new PortSharingException(
+                    $"The steering directory {directory} belongs to uid {stat.Uid}; this process runs as uid {CoordinatorInterop.EffectiveUid} and cannot use it ({e.Message}). " +
+                    OneUserPerPort, e);
+            }
+
+            if (handle is not null) return handle;
             if (Environment.TickCount64 - started > timeout.TotalMilliseconds)
             {
                 throw new PortSharingException($"Another process has held the join lock {lockPath}.lock for over {timeout.TotalSeconds:0} s; it may be stuck while joining the port.");
             }
 
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The port's group runs as one user: the kernel puts only sockets of one effective uid into a reuseport group
+    /// (socket(7) SO_REUSEPORT), and the coordinator and share sockets admit only their own uid (SO_PEERCRED,
+    /// ARCHITECTURE.md invariant 5).
+    /// </summary>
+    private const string OneUserPerPort =
+        "Every generation of a port runs as one user (SO_REUSEPORT groups only sockets of one effective uid, socket(7); the coordinator admits only its own uid): " +
+        "run this process as that user, or give it another port.";
+
+    /// <summary>Connects to (or hosts) the port's coordinator; one of another user is refused with the cause and the fix.</summary>
+    private static async Task<CoordinatorMembership> ConnectCoordinatorAsync(
+        IPEndPoint endPoint, string controlPath, SteeringMemberOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GenerationCoordinator.ConnectOrHostAsync(controlPath, options.Coordinator, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CoordinatorRequestException e) when (e.ErrorCode == CoordinatorErrorCode.PermissionDenied)
+        {
+            throw new PortSharingException($"UDP {endPoint}: the port's generation group runs as another user: {e.Message}. {OneUserPerPort}", e);
         }
     }
 
@@ -134,8 +171,11 @@ internal sealed partial class SteeringMember
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
+            // Forwarding mode binds the port once, without SO_REUSEPORT, and hands that socket to every later
+            // generation (SCM_RIGHTS), so any socket already on the port belongs to no generation.
             throw new PortSharingException(
-                $"UDP {endPoint} is in use by a process that is not a generation of this port (forwarding mode shares one socket, handed over by a live generation). " +
+                $"UDP {endPoint} is held by a socket outside the generation group: a process that is not a generation of this port, " +
+                $"or a process of another user (forwarding mode binds the port once and hands that socket to every later generation). " +
                 $"'ss -uapn sport = :{endPoint.Port}' names it.", e);
         }
     }

@@ -115,9 +115,9 @@ internal sealed partial class SteeringMember : IAsyncDisposable
         string controlPath = ControlSocketPath.For(endPoint, options.ControlDirectory);
         string directory = Path.GetDirectoryName(controlPath)!;
         ControlSocketPath.EnsureDirectory(directory, CoordinatorInterop.EffectiveUid, strict: options.ControlDirectory is null);
-        using SafeLockHandle joinLock = await AcquireJoinLockAsync(controlPath + ".join", options.JoinLockTimeout, cancellationToken).ConfigureAwait(false);
+        using SafeLockHandle joinLock = await AcquireJoinLockAsync(directory, controlPath + ".join", options.JoinLockTimeout, cancellationToken).ConfigureAwait(false);
 
-        CoordinatorMembership membership = await GenerationCoordinator.ConnectOrHostAsync(controlPath, options.Coordinator, cancellationToken).ConfigureAwait(false);
+        CoordinatorMembership membership = await ConnectCoordinatorAsync(endPoint, controlPath, options, cancellationToken).ConfigureAwait(false);
         Socket? socket = null;
         ForwardingEndpoint? forwarding = null;
         EbpfReuseportDataplane? ebpf = null;
@@ -134,8 +134,17 @@ internal sealed partial class SteeringMember : IAsyncDisposable
                 : BindIntoGroup(endPoint, options, status.Generations.Where(g => g.State.IsLive()).Select(g => g.Pid));
             if (description.Mode != SteeringDataplaneMode.Forwarding) handedOver?.Dispose();
 
-            JoinAcceptedMessage accepted = await membership.Client.JoinAsync(
-                new JoinMessage(Environment.ProcessId, null, options.AppName, options.CibirId, Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
+            JoinAcceptedMessage accepted;
+            try
+            {
+                accepted = await membership.Client.JoinAsync(
+                    new JoinMessage(Environment.ProcessId, null, options.AppName, options.CibirId, Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
+            }
+            catch (CoordinatorRequestException e) when (e.ErrorCode == CoordinatorErrorCode.PortConflict)
+            {
+                throw new PortSharingException($"UDP {endPoint} cannot be shared ({e.ErrorCode}): {e.Message}", e);
+            }
+
             GenerationId generation = accepted.Generation;
 
             if (description.Mode == SteeringDataplaneMode.ReuseportEbpf)

@@ -50,10 +50,22 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     /// <summary>The generation the coordinator gave this process.</summary>
     public Task<int> Generation => _joined.Task;
 
-    public static SampleSiteProcess Start(string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null)
+    /// <summary>
+    /// Starts one generation. <paramref name="user"/> runs it as another user through runuser(1) (the caller must be
+    /// root; <see cref="Pid"/> is then runuser's); its <paramref name="certificateDirectory"/> (default
+    /// <c>&lt;steeringDirectory&gt;/certificates</c>) must be that user's to write.
+    /// </summary>
+    public static SampleSiteProcess Start(
+        string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string? user = null, string? certificateDirectory = null,
+        string protocols = "Http3", string? cibirId = null)
     {
         string site = Path.Combine(AppContext.BaseDirectory, "SampleSite.dll");
-        var start = new ProcessStartInfo(DotnetPath) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        var start = new ProcessStartInfo(user is null ? DotnetPath : RunuserPath) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        if (user is not null)
+        {
+            foreach (string argument in new[] { "-u", user, "--", DotnetPath }) start.ArgumentList.Add(argument);
+        }
+
         start.ArgumentList.Add(site);
         start.ArgumentList.Add("--contentRoot");
         start.ArgumentList.Add(AppContext.BaseDirectory);
@@ -63,7 +75,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
         start.Environment["Kestrel__Endpoints__h3__Protocols"] = protocols;
         start.Environment["QuicSteering__Transport__Dataplane"] = dataplane;
         start.Environment["QuicSteering__Transport__SteeringDirectory"] = steeringDirectory;
-        start.Environment["SampleSite__CertificateDirectory"] = Path.Combine(steeringDirectory, "certificates");
+        start.Environment["SampleSite__CertificateDirectory"] = certificateDirectory ?? Path.Combine(steeringDirectory, "certificates");
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__AspNetQuicSteer"] = "Information";
         start.Environment["Logging__LogLevel__AspNetQuicSteer.Hosting"] = "Information";
@@ -110,6 +122,13 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
 
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>SIGTERM (the host's graceful stop) and waits for the exit; returns the exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        _ = Sigterm(_process.Id);
+        return await WaitForExitAsync(timeout);
+    }
+
     /// <summary>SIGTERM (the host's graceful stop), then SIGKILL after 15 s.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -148,6 +167,9 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
             }
         }
     }
+
+    private static string RunuserPath =>
+        new[] { "/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser" }.FirstOrDefault(File.Exists) ?? "runuser";
 
     private static string DotnetPath =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host

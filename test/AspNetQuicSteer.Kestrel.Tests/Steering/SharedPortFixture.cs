@@ -29,7 +29,7 @@ internal sealed class SharedPortFixture : IDisposable
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
     public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null) =>
-        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols, cibirId);
+        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols: protocols, cibirId: cibirId);
 
     public async Task<StatusMessage> GetStatusAsync()
     {
