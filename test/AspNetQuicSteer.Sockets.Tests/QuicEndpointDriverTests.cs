@@ -311,7 +311,7 @@ public sealed partial class QuicEndpointDriverTests : IDisposable
     }
 
     private QuicEndpointDriver CreateServer(BatchedUdpSocket socket, long length, out DownloadServer app,
-        IConnectionIdGenerator? connectionIds = null, DatagramDivert? divert = null)
+        IConnectionIdGenerator? connectionIds = null, DatagramDivert? divert = null, Action? onTurn = null)
     {
         X509Certificate2 certificate = _certificate;
         var endpoint = new QuicEndpoint(new QuicEndpointOptions
@@ -326,7 +326,11 @@ public sealed partial class QuicEndpointDriverTests : IDisposable
         });
         var driver = new QuicEndpointDriver(socket, endpoint, new QuicEndpointDriverOptions { Divert = divert });
         var server = new DownloadServer(endpoint, length);
-        driver.TurnHook = server.Pump;
+        driver.TurnHook = onTurn is null ? server.Pump : () =>
+        {
+            onTurn();
+            server.Pump();
+        };
         app = server;
         return driver;
     }

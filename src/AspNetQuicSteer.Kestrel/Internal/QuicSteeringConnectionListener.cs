@@ -205,7 +205,12 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
         if (_unbound || !_accepted.Writer.TryWrite(connection)) connection.LoopCloseForShutdown();
     }
 
-    private void LoopOnTurn() => LoopRunTurn(_driver.Now);
+    private void LoopOnTurn()
+    {
+        // Forwarded datagrams the owner's queue had no room for are retried every turn, in order.
+        _member?.Divert.FlushPending();
+        LoopRunTurn(_driver.Now);
+    }
 
     private protected override void LoopOnTurnStarted(TimeSpan now)
     {

@@ -7,6 +7,21 @@ using AspNetQuicSteer.Sockets.Interop;
 
 namespace AspNetQuicSteer.Steering.Forwarding;
 
+/// <summary>What became of one forwarded datagram.</summary>
+internal enum ForwardResult
+{
+    Sent,
+
+    /// <summary>The owner's queue is full (EAGAIN): try again later, or drop.</summary>
+    QueueFull,
+
+    /// <summary>The owner's socket is gone: dropped.</summary>
+    OwnerMissing,
+
+    /// <summary>Any other failure: dropped.</summary>
+    Failed,
+}
+
 /// <summary>Receives one forwarded datagram; <paramref name="payload"/> is only valid during the call.</summary>
 internal delegate void ForwardedDatagramHandler(in ForwardedDatagramHeader header, ReadOnlySpan<byte> payload);
 
@@ -183,7 +198,22 @@ internal sealed class ForwardingEndpoint : IDisposable
         TrySend(owner, datagram, ForwardedDatagramHeader.Create(remote, local, 0, ecn));
 
     /// <summary>Forwards <paramref name="datagram"/> with the addressing in <paramref name="header"/>; see the other overload.</summary>
-    internal unsafe bool TrySend(GenerationId owner, ReadOnlySpan<byte> datagram, in ForwardedDatagramHeader header)
+    internal bool TrySend(GenerationId owner, ReadOnlySpan<byte> datagram, in ForwardedDatagramHeader header)
+    {
+        ForwardResult result = Send(owner, datagram, header);
+        if (result == ForwardResult.QueueFull) CountQueueFullDrop();
+        return result == ForwardResult.Sent;
+    }
+
+    /// <summary>A datagram the caller held back after <see cref="ForwardResult.QueueFull"/> was dropped in the end.</summary>
+    internal void CountQueueFullDrop() => Interlocked.Increment(ref _droppedQueueFull);
+
+    /// <summary>
+    /// Forwards like <see cref="TrySend(GenerationId, ReadOnlySpan{byte}, in ForwardedDatagramHeader)"/>, but a full
+    /// owner queue is reported, not counted as a drop: the caller may keep the datagram and try again
+    /// (<see cref="ForwardingDivert"/> does, on its next loop turn).
+    /// </summary>
+    internal unsafe ForwardResult Send(GenerationId owner, ReadOnlySpan<byte> datagram, in ForwardedDatagramHeader header)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         byte* headerBytes = stackalloc byte[ForwardedDatagram.HeaderLength];
@@ -191,7 +221,7 @@ internal sealed class ForwardingEndpoint : IDisposable
         {
             LastSendError = LinuxSocketInterop.EINVAL;
             Interlocked.Increment(ref _droppedFailed);
-            return false;
+            return ForwardResult.Failed;
         }
 
         byte[] name = GetOwnerAddress(owner);
@@ -220,7 +250,7 @@ internal sealed class ForwardingEndpoint : IDisposable
                     if (LinuxSocketInterop.SendMsg(fd, &message, LinuxSocketInterop.MSG_DONTWAIT | UnixSocketInterop.MSG_NOSIGNAL) >= 0)
                     {
                         Interlocked.Increment(ref _forwarded);
-                        return true;
+                        return ForwardResult.Sent;
                     }
 
                     int errno = Marshal.GetLastPInvokeError();
@@ -231,18 +261,17 @@ internal sealed class ForwardingEndpoint : IDisposable
                         case LinuxSocketInterop.EAGAIN:
                             // The owner's receive queue holds more than net.unix.max_dgram_qlen datagrams, or our
                             // send buffer is full of datagrams it has not read yet.
-                            Interlocked.Increment(ref _droppedQueueFull);
-                            return false;
+                            return ForwardResult.QueueFull;
                         case UnixSocketInterop.ENOENT:
                         case LinuxSocketInterop.ECONNREFUSED:
                             // unix(7): ENOENT — no such path; ECONNREFUSED — the path is not (any more) a bound
                             // socket. Either way the owner is gone: its connections are lost, not ours to close.
                             Interlocked.Increment(ref _droppedOwnerMissing);
-                            return false;
+                            return ForwardResult.OwnerMissing;
                         default:
                             LastSendError = errno;
                             Interlocked.Increment(ref _droppedFailed);
-                            return false;
+                            return ForwardResult.Failed;
                     }
                 }
             }

@@ -13,6 +13,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// a startup failure whose message names the cause. Each test starts real processes; a refused process exits
 /// non-zero with the message in its log, and the processes already serving keep serving.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed partial class PortSharingMatrixTests
 {
     private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(60);

@@ -12,6 +12,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// shares the default app's port. Clients that put the ID in their source CID reach it, every other new
 /// connection reaches the default app, and neither app's activation displaces the other's active generation.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortCibirTests
 {
     private const string CibirHex = "b10c";
@@ -83,7 +84,7 @@ public sealed class SharedPortCibirTests
         options ??= new QuicSteeringHttp3HandlerOptions();
         options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
         options.ConnectTimeout = TimeSpan.FromSeconds(5);
-        options.MaxRetries = 0;
+        options.MaxRetries = options.ExtensionTransportParameters.IsEmpty && options.ConnectionIdGenerator is not null ? 0 : 1;
         using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
         {
             DefaultRequestVersion = HttpVersion.Version30,

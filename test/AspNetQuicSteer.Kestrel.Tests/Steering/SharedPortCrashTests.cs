@@ -10,6 +10,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// marks it Dead; ARCHITECTURE.md §6 crash detection), and a new generation that dies on probation hands new
 /// connections back to its predecessor (invariant 6), which reprograms the kernel.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortCrashTests
 {
     [Theory]

@@ -10,6 +10,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// kernel dataplanes the kernel alone gets it right (nothing forwarded); in forwarding mode (one handed-over socket,
 /// no SO_REUSEPORT) whichever process reads a datagram forwards it to its owner.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortDeliveryTests
 {
     private const int PacketsPerPhase = 200;

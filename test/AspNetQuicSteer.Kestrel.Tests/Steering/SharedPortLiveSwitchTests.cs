@@ -9,6 +9,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// existing connections are still served by it, and every new connection lands on the new generation
 /// (ARCHITECTURE.md §4 invariants 1–2), in each dataplane.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortLiveSwitchTests
 {
     private const long DownloadLength = 48L * 1024 * 1024;

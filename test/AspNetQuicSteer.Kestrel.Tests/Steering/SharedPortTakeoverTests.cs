@@ -10,6 +10,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// from a survivor, activates, and the kernel's socket order (the leaver's slot refilled by the last socket) is
 /// followed by the new program.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortTakeoverTests
 {
     [Theory]

@@ -8,6 +8,7 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 /// generation with SCM_RIGHTS (unix(7)) instead of a second bind (which would fail with EADDRINUSE). The old
 /// generation's exit never closes the listening socket: no TCP connection attempt is refused across it.
 /// </summary>
+[Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortTcpHandoffTests
 {
     [Fact]
