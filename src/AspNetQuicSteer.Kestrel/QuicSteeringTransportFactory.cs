@@ -102,6 +102,9 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
         },
         ControlDirectory = _options.SteeringDirectory,
         CibirId = _options.CibirId is { } cibir ? Convert.FromHexString(cibir) : [],
+        Layout = _options.QuicLbServerId is { } serverId
+            ? SteeringMemberOptions.CreateLayout(SteeringDataplaneMode.Automatic, _options.QuicLbConfigRotation, Convert.FromHexString(serverId))
+            : null,
         ReceiveBufferSize = _options.SocketReceiveBufferSize,
         SendBufferSize = _options.SocketSendBufferSize,
         Log = message => QuicSteeringLog.Steering(_logger, endPoint, message),

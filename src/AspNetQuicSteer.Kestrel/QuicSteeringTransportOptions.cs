@@ -18,6 +18,8 @@ public sealed class QuicSteeringTransportOptions
     private int _socketSendBufferSize = 4 * 1024 * 1024;
     private int _maxConnections = 10_000;
     private string? _cibirId;
+    private string? _quicLbServerId;
+    private int _quicLbConfigRotation;
 
     /// <summary>Concurrent request streams a client may open (MAX_STREAMS, RFC 9000 §4.6). Default 100.</summary>
     public int MaxBidirectionalStreamCount
@@ -168,6 +170,49 @@ public sealed class QuicSteeringTransportOptions
             _cibirId = string.IsNullOrEmpty(value) ? null : value;
         }
     }
+
+    /// <summary>
+    /// This host's QUIC-LB server ID in hex (draft-ietf-quic-load-balancers §5.3; 1 to 11 bytes here, so that with the
+    /// 8-byte nonce the connection ID fits 20 bytes), for a load balancer in front of several hosts that routes by it.
+    /// Every generation on the port must use the same one. Null (default): the port's first generation picks a
+    /// random 3-byte ID.
+    /// </summary>
+    public string? QuicLbServerId
+    {
+        get => _quicLbServerId;
+        set
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                byte[] bytes;
+                try
+                {
+                    bytes = Convert.FromHexString(value);
+                }
+                catch (FormatException e)
+                {
+                    throw new ArgumentException($"QuicLbServerId must be hex digits (e.g. \"0a0b0c\"); got \"{value}\".", nameof(value), e);
+                }
+
+                if (bytes.Length is 0 or > MaxQuicLbServerIdLength)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(value), value, $"A QUIC-LB server ID here is 1 to {MaxQuicLbServerIdLength} bytes.");
+                }
+            }
+
+            _quicLbServerId = string.IsNullOrEmpty(value) ? null : value;
+        }
+    }
+
+    /// <summary>The QUIC-LB config rotation bits (0..6, draft-ietf-quic-load-balancers §3.1) that go with <see cref="QuicLbServerId"/>. Default 0.</summary>
+    public int QuicLbConfigRotation
+    {
+        get => _quicLbConfigRotation;
+        set => _quicLbConfigRotation = CheckRange(value, 0, 6);
+    }
+
+    /// <summary>Longest server ID: 1 + ID + 8-byte nonce must fit a 20-byte connection ID (RFC 9000 §17.2).</summary>
+    internal const int MaxQuicLbServerIdLength = 11;
 
     /// <summary>
     /// Where the port's control, forwarding and share sockets live. Null: $XDG_RUNTIME_DIR/aspnetquicsteer,

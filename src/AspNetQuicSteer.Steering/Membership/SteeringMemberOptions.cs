@@ -43,11 +43,21 @@ internal sealed class SteeringMemberOptions
     /// <summary>Diagnostics; null logs nothing.</summary>
     public Action<string>? Log { get; init; }
 
-    /// <summary>The default layout: plaintext QUIC-LB (config rotation 0, 3-byte server ID, 8-byte nonce, 12-byte CIDs), masked generation.</summary>
-    public static PortGroupDescription CreateDefaultLayout(SteeringDataplaneMode mode)
+    /// <summary>The default layout: plaintext QUIC-LB (config rotation 0, random 3-byte server ID, 8-byte nonce, 12-byte CIDs), masked generation.</summary>
+    public static PortGroupDescription CreateDefaultLayout(SteeringDataplaneMode mode) =>
+        CreateLayout(mode, 0, System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
+
+    /// <summary>
+    /// A plaintext QUIC-LB layout (draft-ietf-quic-load-balancers §5.4) for a configured server ID: self-encoded
+    /// length, an 8-byte nonce whose first byte carries the masked generation, CIDs of 1 + ID + 8 bytes, and a fresh
+    /// stateless secret (a joining generation adopts the port's secret; only the layout must match).
+    /// </summary>
+    public static PortGroupDescription CreateLayout(SteeringDataplaneMode mode, int configRotation, byte[] serverId)
     {
-        byte[] serverId = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3);
+        ArgumentNullException.ThrowIfNull(serverId);
+        const int nonceLength = 8;
         byte[] secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(PortGroupDescription.MinSecretLength);
-        return new PortGroupDescription(mode, new QuicLbConfiguration(0, 3, 8, selfEncodeLength: true), serverId, 12, MaskGeneration: true, secret);
+        var quicLb = new QuicLbConfiguration(configRotation, serverId.Length, nonceLength, selfEncodeLength: true);
+        return new PortGroupDescription(mode, quicLb, serverId, quicLb.MinConnectionIdLength, MaskGeneration: true, secret);
     }
 }

@@ -57,7 +57,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
     /// </summary>
     public static SampleSiteProcess Start(
         string version, int port, string steeringDirectory, string dataplane, string? applicationName = null, string? user = null, string? certificateDirectory = null,
-        string protocols = "Http3", string? cibirId = null)
+        string protocols = "Http3", string? cibirId = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         string site = Path.Combine(AppContext.BaseDirectory, "SampleSite.dll");
         var start = new ProcessStartInfo(user is null ? DotnetPath : RunuserPath) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
@@ -83,6 +83,7 @@ internal sealed partial class SampleSiteProcess : IAsyncDisposable
         start.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
         if (applicationName is not null) start.Environment["QuicSteering__Transport__ApplicationName"] = applicationName;
         if (cibirId is not null) start.Environment["QuicSteering__Transport__CibirId"] = cibirId;
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
 
         var site_ = new SampleSiteProcess(Process.Start(start)!, version, port);

@@ -33,14 +33,14 @@ public sealed class SharedPortCibirTests
 
         for (int i = 0; i < 10; i++)
         {
-            Assert.Equal("blog-v1", await VersionOfNewConnectionAsync(port, CibirClient()));
-            Assert.Equal("shop-v1", await VersionOfNewConnectionAsync(port, null));
+            Assert.Equal("blog-v1", await port.VersionOverNewConnectionAsync(CibirClient()));
+            Assert.Equal("shop-v1", await port.VersionOverNewConnectionAsync());
         }
 
         // draft-banks-quic-cibir-01 §2.1: a client that carries the ID but not cibir_encoding is refused by the CIBIR app.
         QuicSteeringHttp3HandlerOptions withoutParameter = CibirClient();
         withoutParameter.ExtensionTransportParameters = default;
-        var refused = await Assert.ThrowsAnyAsync<HttpRequestException>(() => VersionOfNewConnectionAsync(port, withoutParameter));
+        var refused = await Assert.ThrowsAnyAsync<HttpRequestException>(() => port.VersionOverNewConnectionAsync(withoutParameter, retries: 0));
         TestContext.Current.TestOutputHelper?.WriteLine($"without cibir_encoding: {refused.GetType().Name}: {refused.Message}");
 
         // Counted per process: long headers whose source CID carries the ID reach the CIBIR app, the rest the default app.
@@ -77,22 +77,6 @@ public sealed class SharedPortCibirTests
                 return validation.IsValid ? null : new QuicProtocolException(validation.Error!.Value, validation.Describe(encoding));
             },
         };
-    }
-
-    private static async Task<string> VersionOfNewConnectionAsync(SharedPortFixture port, QuicSteeringHttp3HandlerOptions? options)
-    {
-        options ??= new QuicSteeringHttp3HandlerOptions();
-        options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
-        options.ConnectTimeout = TimeSpan.FromSeconds(5);
-        options.MaxRetries = options.ExtensionTransportParameters.IsEmpty && options.ConnectionIdGenerator is not null ? 0 : 1;
-        using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port.Port}/hello", TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
-        return response.Headers.GetValues("x-app-version").Single();
     }
 
     /// <summary>A CIBIR client's source CIDs: the app's ID at offset 0, then random bytes (draft-banks-quic-cibir-01 §2).</summary>

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Steering.Coordination;
 
 namespace AspNetQuicSteer.Kestrel.Tests.Steering;
@@ -26,7 +24,7 @@ public sealed class SharedPortCrashTests
         await next.WaitForStateAsync("Active");
         await old.WaitForStateAsync("Draining");
         int newGeneration = await next.Generation;
-        Assert.Equal("v2", await VersionOfNewConnectionAsync(port));
+        Assert.Equal("v2", await port.VersionOverNewConnectionAsync());
 
         var clock = Stopwatch.StartNew();
         next.Kill(); // SIGKILL: no Exited, no cleanup
@@ -46,22 +44,6 @@ public sealed class SharedPortCrashTests
 
         // Rollback: the predecessor is active again and serves every new connection.
         await old.WaitForStateAsync("Active", TimeSpan.FromSeconds(5));
-        for (int i = 0; i < 10; i++) Assert.Equal("v1", await VersionOfNewConnectionAsync(port));
-    }
-
-    private static async Task<string> VersionOfNewConnectionAsync(SharedPortFixture port)
-    {
-        using var client = new HttpClient(new QuicSteeringHttp3Handler(new QuicSteeringHttp3HandlerOptions
-        {
-            ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-        }))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port.Port}/hello", TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
-        return response.Headers.GetValues("x-app-version").Single();
+        for (int i = 0; i < 10; i++) Assert.Equal("v1", await port.VersionOverNewConnectionAsync());
     }
 }

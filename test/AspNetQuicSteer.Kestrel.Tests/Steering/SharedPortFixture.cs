@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Steering;
 using AspNetQuicSteer.Steering.Coordination;
 
@@ -28,8 +29,30 @@ internal sealed class SharedPortFixture : IDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
-    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null) =>
-        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols: protocols, cibirId: cibirId);
+    public SampleSiteProcess Start(string version, string dataplane, string? applicationName = null, string protocols = "Http3", string? cibirId = null,
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        SampleSiteProcess.Start(version, Port, Directory, dataplane, applicationName, protocols: protocols, cibirId: cibirId, environment: environment);
+
+    /// <summary>
+    /// GET /hello over a new HTTP/3 connection (our handler, the sample's self-signed certificate accepted); returns
+    /// the x-app-version of the generation that answered. One retry by default, for a request the server rejected
+    /// unprocessed (H3_REQUEST_REJECTED, RFC 9114 §4.1.1).
+    /// </summary>
+    public async Task<string> VersionOverNewConnectionAsync(QuicSteeringHttp3HandlerOptions? options = null, int retries = 1)
+    {
+        options ??= new QuicSteeringHttp3HandlerOptions();
+        options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
+        options.ConnectTimeout = TimeSpan.FromSeconds(5);
+        options.MaxRetries = retries;
+        using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
+        {
+            DefaultRequestVersion = HttpVersion.Version30,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{Port}/hello", TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+        return response.Headers.GetValues("x-app-version").Single();
+    }
 
     public async Task<StatusMessage> GetStatusAsync()
     {

@@ -1,5 +1,3 @@
-using System.Net;
-using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Steering.Coordination;
 
 namespace AspNetQuicSteer.Kestrel.Tests.Steering;
@@ -30,13 +28,13 @@ public sealed class SharedPortTakeoverTests
         Assert.Contains("leaves:", first.Output, StringComparison.Ordinal);
         for (int i = 0; i < 100 && !second.Output.Contains("now hosting it", StringComparison.Ordinal); i++) await Task.Delay(50, TestContext.Current.CancellationToken);
         Assert.Contains("re-joined the port's coordinator as Active (now hosting it)", second.Output, StringComparison.Ordinal);
-        for (int i = 0; i < 5; i++) Assert.Equal("v2", await VersionOfNewConnectionAsync(port));
+        for (int i = 0; i < 5; i++) Assert.Equal("v2", await port.VersionOverNewConnectionAsync());
 
         await using SampleSiteProcess third = port.Start("v3", dataplane);
         await third.WaitForStateAsync("Active");
         await second.WaitForStateAsync("Draining");
         Assert.Contains($"(adopted from gen{secondGeneration}", third.Output, StringComparison.Ordinal);
-        for (int i = 0; i < 10; i++) Assert.Equal("v3", await VersionOfNewConnectionAsync(port));
+        for (int i = 0; i < 10; i++) Assert.Equal("v3", await port.VersionOverNewConnectionAsync());
 
         // Short headers of the surviving old generation still reach it (socket order followed after the host left).
         int thirdGeneration = await third.Generation;
@@ -47,21 +45,5 @@ public sealed class SharedPortTakeoverTests
 
         StatusMessage status = await port.GetStatusAsync();
         Assert.Equal((byte)thirdGeneration, status.ActiveGeneration?.Value);
-    }
-
-    private static async Task<string> VersionOfNewConnectionAsync(SharedPortFixture port)
-    {
-        using var client = new HttpClient(new QuicSteeringHttp3Handler(new QuicSteeringHttp3HandlerOptions
-        {
-            ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-        }))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port.Port}/hello", TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
-        return response.Headers.GetValues("x-app-version").Single();
     }
 }
