@@ -20,4 +20,27 @@ public sealed class QuicSteeringOptions
     /// port with several protocols). Default true.
     /// </summary>
     public bool RequireHttp3 { get; set; } = true;
+
+    /// <summary>
+    /// On a shared port, once a newer generation has taken over (this one is Draining): stop the host, so this
+    /// process exits, as soon as its HTTP/3 connections have closed after their GOAWAY and the newer generation's
+    /// probation is over, or when <see cref="DrainTimeout"/> expires. Default true.
+    /// </summary>
+    public bool ExitWhenDrained { get; set; } = true;
+
+    /// <summary>
+    /// How long a draining generation waits for its connections to finish before it stops the host anyway; the host's
+    /// own ShutdownTimeout then bounds what is left. Default 30 s.
+    /// </summary>
+    public TimeSpan DrainTimeout
+    {
+        get => _drainTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _drainTimeout = value;
+        }
+    }
+
+    private TimeSpan _drainTimeout = TimeSpan.FromSeconds(30);
 }

@@ -30,6 +30,8 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
 
     internal QuicSteeringMetrics Metrics { get; }
 
+    internal QuicSteeringTransportOptions Options => _options;
+
     /// <summary>Listeners currently bound (diagnostics and tests).</summary>
     internal IReadOnlyList<QuicSteeringConnectionListener> Listeners
     {
@@ -105,6 +107,7 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
         Layout = _options.QuicLbServerId is { } serverId
             ? SteeringMemberOptions.CreateLayout(SteeringDataplaneMode.Automatic, _options.QuicLbConfigRotation, Convert.FromHexString(serverId))
             : null,
+        Coordinator = new AspNetQuicSteer.Steering.Coordination.GenerationCoordinatorOptions { Probation = _options.Probation },
         ReceiveBufferSize = _options.SocketReceiveBufferSize,
         SendBufferSize = _options.SocketSendBufferSize,
         Log = message => QuicSteeringLog.Steering(_logger, endPoint, message),

@@ -20,6 +20,7 @@ public sealed class QuicSteeringTransportOptions
     private string? _cibirId;
     private string? _quicLbServerId;
     private int _quicLbConfigRotation;
+    private TimeSpan _probation = TimeSpan.FromSeconds(30);
 
     /// <summary>Concurrent request streams a client may open (MAX_STREAMS, RFC 9000 §4.6). Default 100.</summary>
     public int MaxBidirectionalStreamCount
@@ -225,6 +226,21 @@ public sealed class QuicSteeringTransportOptions
     /// turns this off and activates when the application has started instead. Default true.
     /// </summary>
     public bool ActivateWhenBound { get; set; } = true;
+
+    /// <summary>
+    /// After a new generation activates, how long a crash of it (its control connection dropping) hands new connections
+    /// back to the generation it displaced (ARCHITECTURE.md invariant 6); the displaced generation stays able to take
+    /// them back until then. Applies to the port when this process is the first generation on it. Default 30 s.
+    /// </summary>
+    public TimeSpan Probation
+    {
+        get => _probation;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            _probation = value;
+        }
+    }
 
     /// <summary>The clock the transport runs on; tests substitute it.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;

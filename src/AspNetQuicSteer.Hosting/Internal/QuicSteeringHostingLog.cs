@@ -10,4 +10,10 @@ internal static partial class QuicSteeringHostingLog
 
     [LoggerMessage(101, LogLevel.Information, "Shared port: {Message}", EventName = "TcpListenerShared")]
     public static partial void TcpListenerShared(ILogger logger, string message);
+
+    [LoggerMessage(102, LogLevel.Information, "A newer generation took over the port: draining {Connections} connection(s) (GOAWAY sent), drain timeout {DrainTimeoutSeconds} s.", EventName = "GenerationDraining")]
+    public static partial void Draining(ILogger logger, int connections, double drainTimeoutSeconds);
+
+    [LoggerMessage(103, LogLevel.Information, "Generation drained ({Reason}): {AtDrain} connection(s) when draining began, {Left} left for the host's shutdown to close, after {ElapsedSeconds:0.0} s; stopping.", EventName = "GenerationDrained")]
+    public static partial void Drained(ILogger logger, int atDrain, int left, double elapsedSeconds, string reason);
 }

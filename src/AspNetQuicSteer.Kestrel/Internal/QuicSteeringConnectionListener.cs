@@ -12,6 +12,7 @@ using AspNetQuicSteer.Steering.Membership;
 using AspNetQuicSteer.Steering.Routing;
 using AspNetQuicSteer.Quic.Wire;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
@@ -117,6 +118,36 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
         if (state == _lastLoggedState) return;
         _lastLoggedState = state;
         QuicSteeringLog.GenerationStateChanged(Logger, member.Generation.Value, BoundEndPoint, state.ToString(), member.Mode.ToDisplayName());
+        if (state == GenerationState.Draining) RequestGracefulCloseOfAll();
+    }
+
+    /// <summary>Connections currently on this listener (a snapshot taken on the loop thread).</summary>
+    internal Task<int> CountConnectionsAsync() => _driver.InvokeAsync(() => Connections.Count);
+
+    /// <summary>
+    /// ARCHITECTURE.md invariant 3: a draining generation tells every client to go, idle connections included. Kestrel
+    /// does that when asked to close a connection gracefully (IConnectionLifetimeNotificationFeature, set on our
+    /// context by Kestrel): GOAWAY with the next unprocessed stream ID (RFC 9114 §5.2), in-flight requests finish,
+    /// then the connection closes. New connections already go to the active generation (the router and the kernel).
+    /// </summary>
+    private void RequestGracefulCloseOfAll()
+    {
+        Post(() =>
+        {
+            var features = new List<IConnectionLifetimeNotificationFeature>(Connections.Count);
+            foreach (QuicSteeringConnectionContext connection in Connections)
+            {
+                if (connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime) features.Add(lifetime);
+            }
+
+            // Outside the loop turn: Kestrel's callbacks may write (GOAWAY) and must not run on the loop thread.
+            _ = Task.Run(() =>
+            {
+                foreach (IConnectionLifetimeNotificationFeature lifetime in features) lifetime.RequestClose();
+                QuicSteeringLog.Steering(Logger, BoundEndPoint, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"gen{_member!.Generation.Value} draining: GOAWAY requested on {features.Count} connection(s)"));
+            });
+        });
     }
 
     public async ValueTask<MultiplexedConnectionContext?> AcceptAsync(IFeatureCollection? features = null, CancellationToken cancellationToken = default)

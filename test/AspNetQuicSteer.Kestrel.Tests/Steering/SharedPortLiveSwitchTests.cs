@@ -5,9 +5,9 @@ namespace AspNetQuicSteer.Kestrel.Tests.Steering;
 
 /// <summary>
 /// Issue 6 acceptance: two real server processes with live connections on the old one; switching the active
-/// generation breaks nothing. Downloads in flight on the old generation finish with exact bytes, requests on its
-/// existing connections are still served by it, and every new connection lands on the new generation
-/// (ARCHITECTURE.md §4 invariants 1–2), in each dataplane.
+/// generation breaks nothing. Downloads in flight on the old generation finish with exact bytes, the old generation
+/// sends GOAWAY so its clients' next requests move over, and every new connection lands on the new generation
+/// (ARCHITECTURE.md §4 invariants 1–3), in each dataplane.
 /// </summary>
 [Collection(SharedPortProcesses.Name)]
 public sealed class SharedPortLiveSwitchTests
@@ -27,7 +27,8 @@ public sealed class SharedPortLiveSwitchTests
         await using SampleSiteProcess old = port.Start("v1", dataplane);
         await old.WaitForStateAsync("Active");
 
-        using var oldClient = new HttpClient(new QuicSteeringHttp3Handler(ClientOptions(maxRequestsPerConnection: 0)))
+        var oldHandler = new QuicSteeringHttp3Handler(ClientOptions(maxRequestsPerConnection: 0));
+        using var oldClient = new HttpClient(oldHandler)
         {
             BaseAddress = old.BaseAddress, DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Timeout = TimeSpan.FromMinutes(2),
@@ -55,8 +56,12 @@ public sealed class SharedPortLiveSwitchTests
             for (int i = 0; i < 20; i++) Assert.Equal("v2", await VersionOfAsync(newClient));
         }
 
-        // The old connections stay with their generation: a new request on one is answered by v1.
-        Assert.Equal("v1", await VersionOfAsync(oldClient));
+        // Draining (invariant 3): the old generation sent GOAWAY on its connection (RFC 9114 §5.2), so the old client's
+        // next request opens a new connection, which the new generation serves; the downloads below GOAWAY's stream
+        // ID go on.
+        await WaitUntilAsync(() => oldHandler.GetStatistics().GoAwaysReceived > 0, "the old connection got GOAWAY");
+        Assert.Equal("v2", await VersionOfAsync(oldClient));
+        Assert.All(progress, p => Assert.InRange(p, 1, DownloadLength - 1));
 
         releaseReaders.Release(Downloads);
         long[] received = await Task.WhenAll(downloads).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
