@@ -1,5 +1,8 @@
 using AspNetQuicSteer.LoadTool;
 
-return args is ["status", ..]
-    ? await StatusCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false)
-    : await LoadCommand.MainAsync(args).ConfigureAwait(false);
+return args switch
+{
+    ["status", ..] => await StatusCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false),
+    ["timeline-svg", ..] => await TimelineSvgCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false),
+    _ => await LoadCommand.MainAsync(args).ConfigureAwait(false),
+};
