@@ -68,6 +68,10 @@ for s in range(0, len(b), per):
     counts = [sum(x["groups"][i] for x in chunk if i < len(x["groups"])) for i in range(len(names))]
     print(f"{s // per:>6}  " + "  ".join(f"{c:>7}" for c in counts) + f"   {sum(x['failed'] for x in chunk):>6}")
 PY
+# Every superseded version exits by itself once drained (probation 2 s, drain timeout 15 s): give the last one time.
+for n in $(seq 1 $((versions - 1))); do
+  for _ in $(seq 1 200); do kill -0 "${pids[$((n - 1))]}" 2>/dev/null || break; sleep 0.1; done
+done
 status=0
 for n in $(seq 1 $((versions - 1))); do
   if grep -h "Generation drained" "$out/v$n.log" | sed "s/^ *//; s/^/demo-rollover: v$n: /" >&2; then :; else

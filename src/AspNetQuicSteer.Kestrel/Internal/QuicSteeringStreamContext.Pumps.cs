@@ -202,6 +202,13 @@ internal sealed partial class QuicSteeringStreamContext
     private bool LoopTakeOutput(ValueTask<ReadResult> read)
     {
         if (_outputDone) return false;
+        if (Volatile.Read(ref _abortRequestedCode) is >= 0 and long requested)
+        {
+            // An abort is on its way from Kestrel (see Abort): it wins over whatever the pipe holds, FIN included.
+            LoopAbortWrite((ulong)requested, abortReason: null);
+            return false;
+        }
+
         ReadResult result;
         try
         {

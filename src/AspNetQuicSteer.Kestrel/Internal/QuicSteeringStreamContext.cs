@@ -148,10 +148,17 @@ internal sealed partial class QuicSteeringStreamContext : ConnectionContext,
     }
 
     /// <summary>Resets both directions with <see cref="Error"/> (or the default stream code).</summary>
+    /// <summary>The code of an abort of the sending side Kestrel asked for and the loop has not yet run; -1 for none.</summary>
+    private long _abortRequestedCode = -1;
+
     public override void Abort(ConnectionAbortedException abortReason)
     {
         long code = Error >= 0 ? Error : _connection.Options.DefaultStreamErrorCode;
         QuicSteeringLog.StreamAborted(_connection.Logger, _connection.ConnectionId, QuicStreamId, code);
+        // Kestrel aborts, then disposes (completing its output pipe) at once: if the loop sees that completion before
+        // it runs the posted abort, the response must still end in RESET_STREAM, never in a FIN (an empty "response"
+        // the client would take as malformed, e.g. a request rejected with H3_REQUEST_REJECTED, RFC 9114 §4.1.1).
+        Interlocked.CompareExchange(ref _abortRequestedCode, code, -1);
         _connection.Post(() => LoopAbort((ulong)code, abortReason));
     }
 
@@ -164,6 +171,7 @@ internal sealed partial class QuicSteeringStreamContext : ConnectionContext,
     /// <summary>RESET_STREAM with <paramref name="errorCode"/> (RFC 9000 §3.1): Kestrel abandons the response.</summary>
     public void AbortWrite(long errorCode, ConnectionAbortedException abortReason)
     {
+        Interlocked.CompareExchange(ref _abortRequestedCode, errorCode, -1);
         _connection.Post(() => LoopAbortWrite((ulong)errorCode, abortReason));
     }
 
