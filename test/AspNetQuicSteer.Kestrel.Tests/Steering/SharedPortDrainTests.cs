@@ -58,10 +58,17 @@ public sealed class SharedPortDrainTests
         Assert.Contains("Generation drained (connections closed)", old.Output, StringComparison.Ordinal);
         Assert.Contains("draining: GOAWAY requested on", old.Output, StringComparison.Ordinal);
 
+        // The old generation hosted the coordinator: the new one takes it over and re-joins as Active (give it a moment).
+        byte nextGeneration = (byte)await next.Generation;
         StatusMessage status = await port.GetStatusAsync();
-        Assert.Equal((byte)await next.Generation, status.ActiveGeneration?.Value);
+        for (int i = 0; i < 50 && status.ActiveGeneration?.Value != nextGeneration; i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            status = await port.GetStatusAsync();
+        }
+
+        Assert.Equal(nextGeneration, status.ActiveGeneration?.Value);
         byte oldGeneration = (byte)await old.Generation;
-        // The old generation hosted the coordinator: the new one took it over, with only the live generations.
         Assert.DoesNotContain(status.Generations, g => g.Generation.Value == oldGeneration && g.State.IsLive());
         Assert.Equal("v2", await port.VersionOverNewConnectionAsync());
     }

@@ -54,11 +54,25 @@ internal sealed class SharedPortFixture : IDisposable
         return response.Headers.GetValues("x-app-version").Single();
     }
 
+    /// <summary>
+    /// The coordinator's status view. While the hosting generation exits, its socket is briefly gone until a survivor
+    /// re-hosts it (coordinator takeover): retried for up to 5 s.
+    /// </summary>
     public async Task<StatusMessage> GetStatusAsync()
     {
-        await using GenerationCoordinatorClient client = await GenerationCoordinatorClient.ConnectAsync(
-            ControlSocketPath.For(EndPoint, Directory), TestContext.Current.CancellationToken);
-        return await client.GetStatusAsync(TestContext.Current.CancellationToken);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await using GenerationCoordinatorClient client = await GenerationCoordinatorClient.ConnectAsync(
+                    ControlSocketPath.For(EndPoint, Directory), TestContext.Current.CancellationToken);
+                return await client.GetStatusAsync(TestContext.Current.CancellationToken);
+            }
+            catch (Exception e) when (e is SocketException or IOException && attempt < 50)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+        }
     }
 
     public async Task<GenerationCounters> CountersOfAsync(int generation) =>
