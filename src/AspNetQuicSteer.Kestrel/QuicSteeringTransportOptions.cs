@@ -151,25 +151,7 @@ public sealed class QuicSteeringTransportOptions
     public string? CibirId
     {
         get => _cibirId;
-        set
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                byte[] bytes;
-                try
-                {
-                    bytes = Convert.FromHexString(value);
-                }
-                catch (FormatException e)
-                {
-                    throw new ArgumentException($"CibirId must be hex digits (e.g. \"a1b2\"); got \"{value}\".", nameof(value), e);
-                }
-
-                if (bytes.Length is 0 or > 20) throw new ArgumentOutOfRangeException(nameof(value), value, "A CIBIR ID is 1 to 20 bytes: it must fit a QUIC v1 connection ID (RFC 9000 §17.2).");
-            }
-
-            _cibirId = string.IsNullOrEmpty(value) ? null : value;
-        }
+        set => _cibirId = CheckHex(value, 20, "A CIBIR ID is 1 to 20 bytes: it must fit a QUIC v1 connection ID (RFC 9000 §17.2).", "a1b2");
     }
 
     /// <summary>
@@ -181,28 +163,7 @@ public sealed class QuicSteeringTransportOptions
     public string? QuicLbServerId
     {
         get => _quicLbServerId;
-        set
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                byte[] bytes;
-                try
-                {
-                    bytes = Convert.FromHexString(value);
-                }
-                catch (FormatException e)
-                {
-                    throw new ArgumentException($"QuicLbServerId must be hex digits (e.g. \"0a0b0c\"); got \"{value}\".", nameof(value), e);
-                }
-
-                if (bytes.Length is 0 or > MaxQuicLbServerIdLength)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(value), value, $"A QUIC-LB server ID here is 1 to {MaxQuicLbServerIdLength} bytes.");
-                }
-            }
-
-            _quicLbServerId = string.IsNullOrEmpty(value) ? null : value;
-        }
+        set => _quicLbServerId = CheckHex(value, MaxQuicLbServerIdLength, $"A QUIC-LB server ID here is 1 to {MaxQuicLbServerIdLength} bytes.", "0a0b0c");
     }
 
     /// <summary>The QUIC-LB config rotation bits (0..6, draft-ietf-quic-load-balancers §3.1) that go with <see cref="QuicLbServerId"/>. Default 0.</summary>
@@ -244,6 +205,24 @@ public sealed class QuicSteeringTransportOptions
 
     /// <summary>The clock the transport runs on; tests substitute it.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Null for null or empty; otherwise <paramref name="value"/> if it is hex for 1 to <paramref name="maxBytes"/> bytes.</summary>
+    private static string? CheckHex(string? value, int maxBytes, string lengthRule, string example,
+        [System.Runtime.CompilerServices.CallerMemberName] string? name = null)
+    {
+        if (string.IsNullOrEmpty(value)) return null;
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromHexString(value);
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"{name} must be hex digits (e.g. \"{example}\"); got \"{value}\".", nameof(value), e);
+        }
+
+        return bytes.Length is 0 || bytes.Length > maxBytes ? throw new ArgumentOutOfRangeException(nameof(value), value, lengthRule) : value;
+    }
 
     private static T CheckRange<T>(T value, T min, T max, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
         where T : System.Numerics.INumber<T>

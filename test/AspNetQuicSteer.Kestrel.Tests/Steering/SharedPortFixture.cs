@@ -38,18 +38,24 @@ internal sealed class SharedPortFixture : IDisposable
     /// the x-app-version of the generation that answered. One retry by default, for a request the server rejected
     /// unprocessed (H3_REQUEST_REJECTED, RFC 9114 §4.1.1).
     /// </summary>
-    public async Task<string> VersionOverNewConnectionAsync(QuicSteeringHttp3HandlerOptions? options = null, int retries = 1)
+    public Task<string> VersionOverNewConnectionAsync(QuicSteeringHttp3HandlerOptions? options = null, int retries = 1) =>
+        VersionOverNewConnectionAsync(Port, options, retries);
+
+    /// <inheritdoc cref="VersionOverNewConnectionAsync(QuicSteeringHttp3HandlerOptions?, int)"/>
+    public static async Task<string> VersionOverNewConnectionAsync(int port, QuicSteeringHttp3HandlerOptions? options = null, int retries = 1)
     {
         options ??= new QuicSteeringHttp3HandlerOptions();
         options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
-        options.ConnectTimeout = TimeSpan.FromSeconds(5);
+        options.ConnectTimeout = TimeSpan.FromSeconds(10);
+        options.ResponseHeadersTimeout = TimeSpan.FromSeconds(20);
         options.MaxRetries = retries;
         using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
         {
             DefaultRequestVersion = HttpVersion.Version30,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(30),
         };
-        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{Port}/hello", TestContext.Current.CancellationToken);
+        using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port}/hello", TestContext.Current.CancellationToken);
         response.EnsureSuccessStatusCode();
         return response.Headers.GetValues("x-app-version").Single();
     }
