@@ -21,6 +21,17 @@ public sealed class QuicSteeringOptions
     /// </summary>
     public bool RequireHttp3 { get; set; } = true;
 
+    /// <summary>What a new generation must pass before it takes over new connections on a shared port.</summary>
+    public QuicSteeringHealthGateOptions HealthGate { get; } = new();
+
+    /// <summary>
+    /// Put the drain middleware (<c>app.UseQuicSteeringDrain()</c>) first in the request pipeline: while this generation
+    /// drains, every request asks for its connection to close once it is answered (HTTP/1.1 <c>Connection: close</c>,
+    /// HTTP/2 and HTTP/3 GOAWAY), so clients move to the newer generation. Turn it off to place the middleware yourself.
+    /// Default true.
+    /// </summary>
+    public bool AutomaticDrainMiddleware { get; set; } = true;
+
     /// <summary>
     /// On a shared port, once a newer generation has taken over (this one is Draining): stop the host, so this
     /// process exits, as soon as its HTTP/3 connections have closed after their GOAWAY and the newer generation's
@@ -29,8 +40,9 @@ public sealed class QuicSteeringOptions
     public bool ExitWhenDrained { get; set; } = true;
 
     /// <summary>
-    /// How long a draining generation waits for its connections to finish before it stops the host anyway; the host's
-    /// own ShutdownTimeout then bounds what is left. Default 30 s.
+    /// How long a draining generation waits for its connections to finish. Then, with <see cref="ExitWhenDrained"/>, the
+    /// requests still running are aborted (HTTP/3: RESET_STREAM with H3_REQUEST_CANCELLED; HTTP/1.1 and HTTP/2: the
+    /// connection is aborted) and the host stops. Default 30 s.
     /// </summary>
     public TimeSpan DrainTimeout
     {

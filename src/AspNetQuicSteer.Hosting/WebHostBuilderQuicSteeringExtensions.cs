@@ -49,15 +49,20 @@ public static class WebHostBuilderQuicSteeringExtensions
                 static sp => Options.Create(sp.GetRequiredService<IOptions<QuicSteeringOptions>>().Value.Transport));
             services.TryAddSingleton<QuicSteeringMetrics>();
             services.TryAddSingleton<Http3EndpointRegistry>();
+            services.TryAddSingleton<GenerationDrainState>();
+            services.TryAddSingleton<QuicSteeringLifecycleMetrics>();
+            services.AddTransient<Microsoft.AspNetCore.Hosting.IStartupFilter, QuicSteeringDrainStartupFilter>();
 
             // Kestrel 10's endpoint default is Http1AndHttp2 (ListenOptions.DefaultHttpProtocols): without this, --urls and
             // Kestrel:Endpoints entries would get no HTTP/3 although the app asked for it. An endpoint's own Protocols
             // (code or configuration) still wins; a later ConfigureEndpointDefaults replaces this one (and its records).
-            services.AddOptions<KestrelServerOptions>().Configure<Http3EndpointRegistry>(static (kestrel, registry) =>
+            // The connection middleware tracks HTTP/1.1 and HTTP/2 connections, which a draining generation asks to close.
+            services.AddOptions<KestrelServerOptions>().Configure<Http3EndpointRegistry, GenerationDrainState>(static (kestrel, registry, drain) =>
                 kestrel.ConfigureEndpointDefaults(endpoint =>
                 {
                     endpoint.Protocols = HttpProtocols.Http1AndHttp2AndHttp3;
                     registry.Add(endpoint);
+                    endpoint.Use(next => connection => drain.TrackAsync(connection, next));
                 }));
             AddTransportFactory(services);
 

@@ -103,6 +103,7 @@ internal sealed class QuicSteeringTransportFactory : IMultiplexedConnectionListe
             _ => SteeringDataplaneMode.Automatic,
         },
         ControlDirectory = _options.SteeringDirectory,
+        RequestedGeneration = _options.GenerationId is { } generation ? new AspNetQuicSteer.Steering.GenerationId((byte)generation) : null,
         CibirId = _options.CibirId is { } cibir ? Convert.FromHexString(cibir) : [],
         Layout = _options.QuicLbServerId is { } serverId
             ? SteeringMemberOptions.CreateLayout(SteeringDataplaneMode.Automatic, _options.QuicLbConfigRotation, Convert.FromHexString(serverId))

@@ -21,6 +21,7 @@ public sealed class QuicSteeringTransportOptions
     private string? _quicLbServerId;
     private int _quicLbConfigRotation;
     private TimeSpan _probation = TimeSpan.FromSeconds(30);
+    private int? _generationId;
 
     /// <summary>Concurrent request streams a client may open (MAX_STREAMS, RFC 9000 §4.6). Default 100.</summary>
     public int MaxBidirectionalStreamCount
@@ -177,8 +178,22 @@ public sealed class QuicSteeringTransportOptions
     internal const int MaxQuicLbServerIdLength = 11;
 
     /// <summary>
-    /// Where the port's control, forwarding and share sockets live. Null: $XDG_RUNTIME_DIR/aspnetquicsteer,
-    /// /run/aspnetquicsteer for root, else /tmp/aspnetquicsteer-&lt;uid&gt; (0700, owned by the user).
+    /// The generation ID (1..255) this process joins its port's group as, e.g. one a deployment tool assigns so that
+    /// logs, metrics and connection IDs name the release. It is written into every connection ID (ARCHITECTURE.md §5);
+    /// a live generation already holding it makes startup fail. Null (default): the coordinator allocates the next
+    /// free ID.
+    /// </summary>
+    public int? GenerationId
+    {
+        get => _generationId;
+        set => _generationId = value is { } id ? CheckRange(id, 1, 255) : null;
+    }
+
+    /// <summary>
+    /// Where the port's control, forwarding and share sockets live: the coordinator's control socket is
+    /// <c>&lt;directory&gt;/&lt;address&gt;_&lt;port&gt;.sock</c>; every generation of the port must use the same directory.
+    /// Null: $XDG_RUNTIME_DIR/aspnetquicsteer, /run/aspnetquicsteer for root, else /tmp/aspnetquicsteer-&lt;uid&gt;
+    /// (0700, owned by the user).
     /// </summary>
     public string? SteeringDirectory { get; set; }
 

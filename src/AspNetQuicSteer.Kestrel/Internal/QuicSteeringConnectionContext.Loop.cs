@@ -216,6 +216,31 @@ internal sealed partial class QuicSteeringConnectionContext
 
     internal static readonly TimeSpan MaxCloseDelay = TimeSpan.FromSeconds(1);
 
+    /// <summary>HTTP/3's code for a request the server gave up on after it may have been processed (RFC 9114 §8.1).</summary>
+    internal const ulong H3RequestCancelled = 0x10C;
+
+    /// <summary>Set once Kestrel was asked to close this connection gracefully (GOAWAY); loop thread only.</summary>
+    internal bool LoopGracefulCloseRequested { get; set; }
+
+    /// <summary>
+    /// The drain timeout expired (issue 7): every request whose response is still being written is cancelled with
+    /// H3_REQUEST_CANCELLED on RESET_STREAM and STOP_SENDING. Not H3_REQUEST_REJECTED: the application may already have
+    /// acted on it, and only a request that was not processed may be rejected (RFC 9114 §4.1.1). Kestrel sees each
+    /// request aborted; having sent GOAWAY, it then closes the connection (RFC 9114 §5.2). Returns the number cancelled.
+    /// </summary>
+    internal int LoopCancelRequests(string reason)
+    {
+        if (_closed) return 0;
+        int cancelled = 0;
+        foreach (QuicSteeringStreamContext stream in _streams.Values.ToArray())
+        {
+            // Client-initiated bidirectional streams are the requests (RFC 9114 §4.1, RFC 9000 §2.1).
+            if ((stream.QuicStreamId & 0x3) == 0 && stream.LoopCancel(H3RequestCancelled, reason)) cancelled++;
+        }
+
+        return cancelled;
+    }
+
     /// <summary>A close Kestrel asked for waits for stream data to be acknowledged.</summary>
     internal bool LoopHasPendingClose => _pendingClose is not null && !_closed;
 

@@ -33,15 +33,19 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
     private readonly TlsConnectionCallbackOptions _tlsOptions;
     private readonly QuicSteeringMetrics _metrics;
     private readonly SteeringMember? _member;
+    private readonly QuicSteeringConnectionListener? _probeOf;
+    private readonly Lock _probeLock = new();
+    private QuicSteeringConnectionListener? _probe;
     private GenerationState _lastLoggedState;
     private volatile bool _unbound;
     private int _disposed;
 
     public QuicSteeringConnectionListener(QuicSteeringTransportFactory factory, QuicSteeringTransportOptions options, TlsConnectionCallbackOptions tls,
-        IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics, SteeringMember? member = null)
+        IPEndPoint endPoint, ILogger logger, QuicSteeringMetrics metrics, SteeringMember? member = null, QuicSteeringConnectionListener? probeOf = null)
         : base(options, logger, metrics)
     {
         _factory = factory;
+        _probeOf = probeOf;
         _tlsOptions = tls;
         _metrics = metrics;
         _member = member;
@@ -81,7 +85,8 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
 
             _ = _driver.Completion.ContinueWith(OnLoopEnded, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             metrics.AddListener(this);
-            QuicSteeringLog.ListenerBound(logger, BoundEndPoint, batched.GsoEnabled, batched.GroEnabled, batched.IsNative);
+            if (probeOf is null) QuicSteeringLog.ListenerBound(logger, BoundEndPoint, batched.GsoEnabled, batched.GroEnabled, batched.IsNative);
+            else QuicSteeringLog.HealthProbeBound(logger, probeOf.BoundEndPoint, BoundEndPoint);
         }
         catch
         {
@@ -98,7 +103,40 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
 
     internal override QuicEndpointDriver Driver => _driver;
 
-    internal bool IsUnbound => _unbound;
+    internal bool IsUnbound => _unbound || (_probeOf?._unbound ?? false);
+
+    /// <summary>
+    /// The health gate's way in (issue 7): a private loopback socket whose connections Kestrel serves through this
+    /// listener, so a generation that is not yet active (new connections on the shared port still go to its
+    /// predecessor) can be probed over HTTP/3 end to end, through the very pipeline clients will reach.
+    /// </summary>
+    internal IPEndPoint StartHealthProbe()
+    {
+        lock (_probeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0 || _probeOf is not null, this);
+            if (_probe is null)
+            {
+                IPAddress loopback = BoundEndPoint.Address.Equals(IPAddress.IPv6Loopback) ? IPAddress.IPv6Loopback : IPAddress.Loopback;
+                _probe = new QuicSteeringConnectionListener(_factory, Options, _tlsOptions, new IPEndPoint(loopback, 0), Logger, _metrics, probeOf: this);
+            }
+
+            return _probe.BoundEndPoint;
+        }
+    }
+
+    /// <summary>Closes the health probe's socket (its connections first).</summary>
+    internal ValueTask StopHealthProbeAsync()
+    {
+        QuicSteeringConnectionListener? probe;
+        lock (_probeLock)
+        {
+            probe = _probe;
+            _probe = null;
+        }
+
+        return probe?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
 
     /// <summary>This listener's place in its port's generation group; null when the port is not shared.</summary>
     internal SteeringMember? Generation => _member;
@@ -129,26 +167,44 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
     /// does that when asked to close a connection gracefully (IConnectionLifetimeNotificationFeature, set on our
     /// context by Kestrel): GOAWAY with the next unprocessed stream ID (RFC 9114 §5.2), in-flight requests finish,
     /// then the connection closes. New connections already go to the active generation (the router and the kernel).
+    /// Idempotent: the drain watcher calls it again while draining, for connections whose handshake completed (and
+    /// Kestrel accepted) after draining began.
     /// </summary>
-    private void RequestGracefulCloseOfAll()
+    internal void RequestGracefulCloseOfAll()
     {
         Post(() =>
         {
-            var features = new List<IConnectionLifetimeNotificationFeature>(Connections.Count);
+            List<IConnectionLifetimeNotificationFeature>? features = null;
             foreach (QuicSteeringConnectionContext connection in Connections)
             {
-                if (connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime) features.Add(lifetime);
+                if (connection.LoopGracefulCloseRequested || connection.Features.Get<IConnectionLifetimeNotificationFeature>() is not { } lifetime) continue;
+                connection.LoopGracefulCloseRequested = true;
+                (features ??= []).Add(lifetime);
             }
+
+            if (features is null) return;
 
             // Outside the loop turn: Kestrel's callbacks may write (GOAWAY) and must not run on the loop thread.
             _ = Task.Run(() =>
             {
                 foreach (IConnectionLifetimeNotificationFeature lifetime in features) lifetime.RequestClose();
                 QuicSteeringLog.Steering(Logger, BoundEndPoint, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"gen{_member!.Generation.Value} draining: GOAWAY requested on {features.Count} connection(s)"));
+                    $"gen{_member?.Generation.Value} draining: GOAWAY requested on {features.Count} connection(s)"));
             });
         });
     }
+
+    /// <summary>
+    /// The drain timeout expired: cancels the requests still running (H3_REQUEST_CANCELLED, see
+    /// <see cref="QuicSteeringConnectionContext.LoopCancelRequests"/>). Returns the connections still open and the
+    /// requests cancelled.
+    /// </summary>
+    internal Task<(int Connections, int Requests)> CancelRemainingRequestsAsync(string reason) => _driver.InvokeAsync(() =>
+    {
+        int requests = 0;
+        foreach (QuicSteeringConnectionContext connection in Connections) requests += connection.LoopCancelRequests(reason);
+        return (Connections.Count, requests);
+    });
 
     public async ValueTask<MultiplexedConnectionContext?> AcceptAsync(IFeatureCollection? features = null, CancellationToken cancellationToken = default)
     {
@@ -178,16 +234,15 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
         QuicSteeringLog.ListenerUnbound(Logger, BoundEndPoint);
 
         // Handshakes that completed but were never accepted belong to nobody now: close them.
-        Post(() =>
-        {
-            while (_accepted.Reader.TryRead(out QuicSteeringConnectionContext? orphan)) orphan.LoopCloseForShutdown();
-        });
+        // Each on its own loop: the health probe's connections run on the probe's.
+        while (_accepted.Reader.TryRead(out QuicSteeringConnectionContext? orphan)) orphan.Post(orphan.LoopCloseForShutdown);
         return ValueTask.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await StopHealthProbeAsync().ConfigureAwait(false);
         await UnbindAsync().ConfigureAwait(false);
         try
         {
@@ -227,13 +282,15 @@ internal sealed class QuicSteeringConnectionListener : QuicSteeringLoop, IMultip
             await _member.DisposeAsync().ConfigureAwait(false);
         }
 
-        _factory.OnListenerDisposed(this);
+        if (_probeOf is null) _factory.OnListenerDisposed(this);
     }
 
     /// <summary>A connection finished its handshake: Kestrel may accept it.</summary>
     internal override void LoopPublish(QuicSteeringConnectionContext connection)
     {
-        if (_unbound || !_accepted.Writer.TryWrite(connection)) connection.LoopCloseForShutdown();
+        // A probe connection is Kestrel's like any other: it goes to the listener Kestrel accepts from.
+        ChannelWriter<QuicSteeringConnectionContext> accepted = (_probeOf ?? this)._accepted.Writer;
+        if (IsUnbound || !accepted.TryWrite(connection)) connection.LoopCloseForShutdown();
     }
 
     private void LoopOnTurn()

@@ -54,4 +54,7 @@ internal static partial class QuicSteeringLog
 
     [LoggerMessage(16, LogLevel.Information, "Generation {Generation} on {EndPoint} is now {State} ({Dataplane}).", EventName = "GenerationStateChanged")]
     public static partial void GenerationStateChanged(ILogger logger, int generation, EndPoint endPoint, string state, string dataplane);
+
+    [LoggerMessage(17, LogLevel.Information, "Health probe socket of {EndPoint} on {ProbeEndPoint}: the health gate reaches this generation there before it takes over the port.", EventName = "HealthProbeBound")]
+    public static partial void HealthProbeBound(ILogger logger, EndPoint endPoint, EndPoint probeEndPoint);
 }

@@ -302,6 +302,18 @@ internal sealed partial class QuicSteeringStreamContext
         LoopCheckFinished();
     }
 
+    /// <summary>
+    /// The transport cancels a request whose response Kestrel is still writing (a draining generation's drain timeout):
+    /// RESET_STREAM and STOP_SENDING with <paramref name="code"/>, and Kestrel sees the stream aborted. False when the
+    /// response was already complete (nothing to cancel; what is in flight is still delivered).
+    /// </summary>
+    internal bool LoopCancel(ulong code, string reason)
+    {
+        if (!CanWrite || _outputDone) return false;
+        LoopAbort(code, new ConnectionAbortedException(reason));
+        return true;
+    }
+
     // ---- aborts from Kestrel ----
 
     private void LoopAbort(ulong code, ConnectionAbortedException? abortReason)

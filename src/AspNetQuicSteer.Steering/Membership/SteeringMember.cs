@@ -138,9 +138,9 @@ internal sealed partial class SteeringMember : IAsyncDisposable
             try
             {
                 accepted = await membership.Client.JoinAsync(
-                    new JoinMessage(Environment.ProcessId, null, options.AppName, options.CibirId, Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
+                    new JoinMessage(Environment.ProcessId, options.RequestedGeneration, options.AppName, options.CibirId, Capabilities(description.Mode)), cancellationToken).ConfigureAwait(false);
             }
-            catch (CoordinatorRequestException e) when (e.ErrorCode == CoordinatorErrorCode.PortConflict)
+            catch (CoordinatorRequestException e) when (e.ErrorCode is CoordinatorErrorCode.PortConflict or CoordinatorErrorCode.GenerationInUse)
             {
                 throw new PortSharingException($"UDP {endPoint} cannot be shared ({e.ErrorCode}): {e.Message}", e);
             }

@@ -16,6 +16,12 @@ internal sealed class SteeringMemberOptions
     /// </summary>
     public byte[] CibirId { get; init; } = [];
 
+    /// <summary>
+    /// The generation ID to join as (1..255), e.g. one a deployment tool assigns; null lets the coordinator allocate
+    /// the next free one. A live generation holding it makes the join fail.
+    /// </summary>
+    public GenerationId? RequestedGeneration { get; init; }
+
     /// <summary>The requested dataplane; <see cref="SteeringDataplaneMode.Automatic"/> adopts the port's.</summary>
     public SteeringDataplaneMode Mode { get; init; }
 
