@@ -182,6 +182,25 @@ public sealed class SharedPortLifecycleTests
         Assert.Equal("v2", await port.VersionOverNewConnectionAsync());
     }
 
+    [Fact]
+    public async Task A_configured_generation_id_is_used_and_a_second_process_asking_for_the_same_one_is_refused()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "Port steering is Linux-only.");
+        using var port = new SharedPortFixture();
+        var asks42 = new Dictionary<string, string> { ["QuicSteering__Transport__GenerationId"] = "42" };
+        await using SampleSiteProcess first = port.Start("v1", "ReuseportCbpf", environment: asks42);
+        await first.WaitForStateAsync("Active");
+        Assert.Equal(42, await first.Generation);
+        StatusMessage status = await port.GetStatusAsync();
+        Assert.Equal((byte)42, status.ActiveGeneration?.Value);
+
+        // The ID is in every connection ID of its connections (ARCHITECTURE.md §5): a live holder makes the join fail.
+        await using SampleSiteProcess duplicate = port.Start("v2", "ReuseportCbpf", environment: asks42);
+        Assert.NotEqual(0, await duplicate.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("gen42 is in use by pid", duplicate.Output, StringComparison.Ordinal);
+        Assert.Equal("v1", await port.VersionOverNewConnectionAsync());
+    }
+
     private static Http3RequestException? FindHttp3Exception(Exception? e)
     {
         for (; e is not null; e = e.InnerException)
