@@ -15,7 +15,7 @@ app.Use((context, next) =>
     return next(context);
 });
 app.MapSiteEndpoints(version);
-// The health gate (QuicSteering:HealthGate:Path in appsettings.json) probes this over HTTP/3 before a new version takes
+// The health gate (QuicSteering:HealthGate:Path, set in SiteHosting) probes this over HTTP/3 before a new version takes
 // over the port; SampleSite:Unhealthy=true makes it fail, to show (and test) that the running version keeps serving.
 bool unhealthy = app.Configuration.GetValue<bool>("SampleSite:Unhealthy");
 app.MapGet("/healthz", () => unhealthy ? Results.Text("unhealthy\n", statusCode: StatusCodes.Status503ServiceUnavailable) : Results.Text("healthy\n"));

@@ -26,7 +26,9 @@ internal static class SiteHosting
     public static DevelopmentCertificateSource AddSiteHosting(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.WebHost.UseQuicSteering();
+        // A new version must answer /healthz (Program.cs) over HTTP/3 before it takes over a shared port; configuration
+        // (QuicSteering:HealthGate:Path) may name another path.
+        builder.WebHost.UseQuicSteering(static options => options.HealthGate.Path ??= "/healthz");
 
         // A URL default rather than ListenOptions in code: Kestrel ranks urls below Kestrel:Endpoints and code-based
         // Listen() calls (WebApplicationFactory's UseKestrel, for one), so any explicit configuration replaces it.
