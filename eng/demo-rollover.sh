@@ -9,7 +9,8 @@
 #   - every superseded version logged "Generation drained" and exited by itself (status 0) within the drain timeout,
 #     counted from its successor's activation;
 #   - every gtlsclient run that started after a version's activation was served by that version or a newer one
-#     (activation time = the timestamp of the "is now Active" line in the version's log).
+#     (activation time = the timestamp of the "is now Active" line in the version's log, or of its predecessor's
+#     "is now Draining" line when that is earlier).
 # Prints the figures for the closing note: failed requests, drain time of each old version, p99 latency in steady
 # state vs within ±1 s of the activations, gtlsclient runs per version. Writes timeline.svg with a marker at each
 # activation and each exit.
@@ -143,6 +144,19 @@ sleep 0.2 # let tee flush the last progress lines
 cat "$out/load.txt"
 
 status=0
+# The activation time of each later version: its own "is now Active" line, or its predecessor's "is now Draining" when
+# that came first (the predecessor learns of the switch from the coordinator and may log it before the new version has
+# finished its own refresh): the earliest evidence, so the new-connection check below is the stricter one.
+for n in $(seq 2 "$versions"); do
+  line=$(grep -m1 "is now Draining" "$out/v$((n - 1)).log" 2>/dev/null || true)
+  if [ -n "$line" ]; then
+    t=$(log_ms "${line%% *}")
+    if [ "$t" -lt "${active_ms[v$n]}" ]; then
+      echo "demo-rollover: v$n activation taken at $(hms "$t") (v$((n - 1)) Draining), $((active_ms[v$n] - t)) ms before v$n logged Active" >&2
+      active_ms[v$n]=$t
+    fi
+  fi
+done
 # Every superseded version exits by itself once drained: wait up to the drain timeout (plus shutdown) from its
 # successor's activation.
 last=v$versions

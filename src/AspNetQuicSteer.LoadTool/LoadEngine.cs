@@ -12,11 +12,13 @@ internal readonly record struct LoadProgress(
     long BytesReceived,
     long BytesSent)
 {
+    // The getters map null to empty because default(LoadProgress) (the snapshot before the run starts) skips initializers.
+
     /// <summary>With --group-by-header: the header values seen so far (null: header absent); empty otherwise.</summary>
-    public IReadOnlyList<string?> GroupNames { get; init; } = [];
+    public IReadOnlyList<string?> GroupNames { get => field ?? []; init; }
 
     /// <summary>Completed requests so far per group, parallel to <see cref="GroupNames"/>.</summary>
-    public IReadOnlyList<long> GroupCompleted { get; init; } = [];
+    public IReadOnlyList<long> GroupCompleted { get => field ?? []; init; }
 }
 
 /// <summary>
