@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -12,7 +13,9 @@ internal static class LoadCommand
     public const int ExitFailures = 1;
     public const int ExitUsage = 2;
 
-    /// <summary>The process entry: Ctrl+C stops the run gracefully (the summary is still printed); a second Ctrl+C kills.</summary>
+    /// <summary>
+    /// The process entry: Ctrl+C or SIGTERM stops the run gracefully (the summary is still printed); a second Ctrl+C kills.
+    /// </summary>
     public static async Task<int> MainAsync(string[] args)
     {
         using CancellationTokenSource interrupt = new();
@@ -27,6 +30,17 @@ internal static class LoadCommand
         }
 
         Console.CancelKeyPress += OnCancelKeyPress;
+        // SIGTERM stops the run the same way (summary and JSON still written): scripts such as eng/demo-rollover.sh
+        // end an open-ended run with kill, and a background job of a non-interactive shell ignores SIGINT.
+        using PosixSignalRegistration? terminate = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            if (!interrupt.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("quicsteer-load: SIGTERM, stopping");
+                interrupt.Cancel();
+            }
+        });
         try
         {
             return await RunAsync(args, Console.Out, Console.Error, interrupt.Token).ConfigureAwait(false);

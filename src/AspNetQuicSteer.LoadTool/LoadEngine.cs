@@ -10,7 +10,16 @@ internal readonly record struct LoadProgress(
     long Completed,
     long Failed,
     long BytesReceived,
-    long BytesSent);
+    long BytesSent)
+{
+    // The getters map null to empty because default(LoadProgress) (the snapshot before the run starts) skips initializers.
+
+    /// <summary>With --group-by-header: the header values seen so far (null: header absent); empty otherwise.</summary>
+    public IReadOnlyList<string?> GroupNames { get => field ?? []; init; }
+
+    /// <summary>Completed requests so far per group, parallel to <see cref="GroupNames"/>.</summary>
+    public IReadOnlyList<long> GroupCompleted { get => field ?? []; init; }
+}
 
 /// <summary>
 /// Runs the load: -c handlers from the factory (one per connection), -m workers on each, all sending until the -n
@@ -25,6 +34,7 @@ internal sealed class LoadEngine
     private LoadWorker[] _workers = [];
     private long _startTimestamp;
     private long _measureStartTimestamp;
+    private TimelineGroups? _groups;
 
     public LoadEngine(LoadOptions options, Func<HttpMessageHandler> handlerFactory)
     {
@@ -53,7 +63,14 @@ internal sealed class LoadEngine
         }
 
         long now = Stopwatch.GetTimestamp();
-        return new LoadProgress(Stopwatch.GetElapsedTime(_startTimestamp, now), now < _measureStartTimestamp, completed, failed, received, sent);
+        LoadProgress progress = new(Stopwatch.GetElapsedTime(_startTimestamp, now), now < _measureStartTimestamp, completed, failed, received, sent);
+        if (Volatile.Read(ref _groups) is { } groups)
+        {
+            (IReadOnlyList<string?> names, long[] perGroup) = groups.GetLive();
+            progress = progress with { GroupNames = names, GroupCompleted = perGroup };
+        }
+
+        return progress;
     }
 
     /// <summary>Runs to the end; <paramref name="cancellationToken"/> (Ctrl+C) stops early with the results so far.</summary>
@@ -72,6 +89,9 @@ internal sealed class LoadEngine
 
             using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             long start = Stopwatch.GetTimestamp();
+            // The wall clock of the same instant, so that the timeline can be lined up with events logged by other
+            // processes (a rollover demo's activations and exits).
+            long startUnixMilliseconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long measureStart = start + ToStopwatchTicks(_options.Warmup);
             LoadRun run = new(_options, measureStart, stop.Token);
             foreach (HttpMessageInvoker invoker in invokers)
@@ -84,6 +104,7 @@ internal sealed class LoadEngine
 
             _startTimestamp = start;
             _measureStartTimestamp = measureStart;
+            Volatile.Write(ref _groups, run.Groups);
             Volatile.Write(ref _workers, [.. workers]);
             if (_options.Duration is { } duration)
             {
@@ -106,6 +127,7 @@ internal sealed class LoadEngine
             return Merge(
                 workers,
                 run,
+                startUnixMilliseconds + (long)_options.Warmup.TotalMilliseconds,
                 elapsed: end > measureStart ? Stopwatch.GetElapsedTime(measureStart, end) : TimeSpan.Zero,
                 interrupted: cancellationToken.IsCancellationRequested,
                 handlerStatistics: CollectStatistics(handlers),
@@ -133,6 +155,7 @@ internal sealed class LoadEngine
     private LoadResult Merge(
         List<LoadWorker> workers,
         LoadRun run,
+        long measureStartUnixMilliseconds,
         TimeSpan elapsed,
         bool interrupted,
         QuicSteeringHttp3HandlerStatistics? handlerStatistics,
@@ -178,7 +201,7 @@ internal sealed class LoadEngine
         }
 
         TimelineResult? timeline = _options.TimelineInterval is { } bucket
-            ? TimelineResult.Merge(bucket, _options.GroupByHeader, run.Groups?.GetNames() ?? [], workers.Select(w => w.Timeline!))
+            ? TimelineResult.Merge(bucket, measureStartUnixMilliseconds, _options.GroupByHeader, run.Groups?.GetNames() ?? [], workers.Select(w => w.Timeline!))
             : null;
 
         return new LoadResult

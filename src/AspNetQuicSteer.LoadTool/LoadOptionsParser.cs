@@ -60,6 +60,11 @@ internal static partial class LoadOptionsParser
               KB/MB/GB are rejected as ambiguous. N: a positive whole number (-c and -m: 1 to 100000, and
               -c × -m at most 100000).
         Rates use 1 MB = 10^6 bytes. Bytes are body bytes (requests and responses), not headers or framing.
+        Ctrl+C or SIGTERM stops early; the summary and the JSON are still written.
+
+        Timeline of a --json run made with --timeline (marks: LABEL=UNIXMS, wall-clock events such as activations):
+          quicsteer-load timeline-svg <run.json> <out.svg> [--mark LABEL=UNIXMS]...
+          quicsteer-load timeline-stats <run.json> [--mark LABEL=UNIXMS]... [--radius TIME]
         """;
 
     private static readonly HashSet<string> s_flags = new(StringComparer.Ordinal)

@@ -309,6 +309,9 @@ internal sealed record TimelineSummary
 {
     public required double BucketMilliseconds { get; init; }
 
+    /// <summary>Wall clock where bucket 0 starts (Unix ms): events logged by other processes can be placed on the timeline.</summary>
+    public required long StartUnixMilliseconds { get; init; }
+
     public string? GroupByHeader { get; init; }
 
     public required IReadOnlyList<string?> Groups { get; init; }
@@ -328,12 +331,14 @@ internal sealed record TimelineSummary
                 Completed = timeline.Completed[i],
                 Failed = timeline.Failed[i],
                 Groups = timeline.GroupCounts[i],
+                Latency = TimelineBucketLatency.Create(timeline.Latencies[i]),
             };
         }
 
         return new TimelineSummary
         {
             BucketMilliseconds = width,
+            StartUnixMilliseconds = timeline.StartUnixMilliseconds,
             GroupByHeader = timeline.GroupByHeader,
             Groups = timeline.Groups,
             Buckets = buckets,
@@ -351,6 +356,43 @@ internal sealed record TimelineBucket
 
     /// <summary>Completed requests by group (parallel to <see cref="TimelineSummary.Groups"/>); empty without grouping.</summary>
     public required IReadOnlyList<long> Groups { get; init; }
+
+    /// <summary>Latency of the bucket's completed requests; null when none completed in it.</summary>
+    public TimelineBucketLatency? Latency { get; init; }
+}
+
+/// <summary>
+/// The latency (request start to last body byte) of one bucket's completed requests, from <see cref="BucketLatency"/>
+/// counters: percentiles are counter upper bounds (at most 3.1 % high). <see cref="Histogram"/> keeps the counters so
+/// that percentiles over any set of buckets (e.g. around a rollover) can be computed later (timeline-stats).
+/// </summary>
+internal sealed record TimelineBucketLatency
+{
+    public required double P50Ms { get; init; }
+
+    public required double P99Ms { get; init; }
+
+    public required double MaxMs { get; init; }
+
+    /// <summary>Pairs [upper bound in µs, count], ascending by bound.</summary>
+    public required IReadOnlyList<long[]> Histogram { get; init; }
+
+    public static TimelineBucketLatency? Create(IReadOnlyList<KeyValuePair<long, long>> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        if (counts.Count == 0)
+        {
+            return null;
+        }
+
+        return new TimelineBucketLatency
+        {
+            P50Ms = BucketLatency.ValueAtPercentile(counts, 50) / 1000.0,
+            P99Ms = BucketLatency.ValueAtPercentile(counts, 99) / 1000.0,
+            MaxMs = counts[^1].Key / 1000.0,
+            Histogram = [.. counts.Select(c => new[] { c.Key, c.Value })],
+        };
+    }
 }
 
 /// <summary>Source-generated (reflection-free, trimming-safe) JSON metadata of <see cref="LoadSummary"/>.</summary>

@@ -201,8 +201,15 @@ internal sealed class LoadWorker : IDisposable
             }
             else if (measured)
             {
-                Latency.Record(Stopwatch.GetElapsedTime(start, end));
-                Timeline?.Record(end, GroupOf(response));
+                TimeSpan elapsed = Stopwatch.GetElapsedTime(start, end);
+                Latency.Record(elapsed);
+                if (Timeline is { } timeline)
+                {
+                    int group = GroupOf(response);
+                    timeline.RecordCompleted(end, group, elapsed.Ticks / TimeSpan.TicksPerMicrosecond);
+                    _run.Groups?.CountLive(group);
+                }
+
                 Interlocked.Increment(ref _completed);
             }
             else

@@ -1,10 +1,12 @@
 using System.Globalization;
+using System.Text;
 
 namespace AspNetQuicSteer.LoadTool;
 
 /// <summary>
 /// Writes a progress line every interval (stderr): elapsed time since the start, measured requests completed, the
-/// request and receive rates over the last interval (MB = 10^6 bytes), and failures so far.
+/// request and receive rates over the last interval (MB = 10^6 bytes), and failures so far; with --group-by-header also
+/// the completions of each group and the failures within the interval.
 /// </summary>
 internal static class ProgressReporter
 {
@@ -43,8 +45,24 @@ internal static class ProgressReporter
         double rate = seconds > 0 ? (current.Completed - previous.Completed) / seconds : 0;
         double megabytes = seconds > 0 ? (current.BytesReceived - previous.BytesReceived) / seconds / 1e6 : 0;
         double sentMegabytes = seconds > 0 ? (current.BytesSent - previous.BytesSent) / seconds / 1e6 : 0;
-        return string.Create(
+        string line = string.Create(
             c,
             $"[{current.Elapsed.TotalSeconds,7:0.0}s] {current.Completed} done, {rate:0.0} req/s, {megabytes:0.00} MB/s in, {sentMegabytes:0.00} MB/s out, {current.Failed} failed");
+        if (current.GroupNames.Count == 0)
+        {
+            return line;
+        }
+
+        // With --group-by-header: who answered in this interval (with --progress 100ms, the timeline as it happens).
+        StringBuilder groups = new(line);
+        groups.Append("  [interval:");
+        for (int i = 0; i < current.GroupNames.Count; i++)
+        {
+            long before = i < previous.GroupCompleted.Count ? previous.GroupCompleted[i] : 0;
+            groups.Append(c, $" {current.GroupNames[i] ?? "(none)"} {current.GroupCompleted[i] - before},");
+        }
+
+        groups.Append(c, $" failed {current.Failed - previous.Failed}]");
+        return groups.ToString();
     }
 }
