@@ -30,6 +30,7 @@ internal static class SiteEndpoints
         endpoints.MapGet("/bytes/{n:long}", Bytes);
         endpoints.MapPost("/echo", Echo);
         endpoints.MapGet("/slow/{ms:int}", Slow);
+        endpoints.MapGet("/rollover-probe", RolloverProbe);
         return endpoints;
     }
 
@@ -50,6 +51,85 @@ internal static class SiteEndpoints
             <script>
             const navigation = performance.getEntriesByType('navigation')[0];
             document.getElementById('protocol').textContent = navigation ? navigation.nextHopProtocol : 'unknown';
+            </script>
+            </body>
+            </html>
+
+            """;
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.Content(html, "text/html; charset=utf-8");
+    }
+
+    private static IResult RolloverProbe(HttpContext context)
+    {
+        // A browser's view of a rollover: the script loads "/" again and again (paced by /slow/150, a wait on the
+        // server rather than a busy loop in the browser) and lists, per load, the version the page shows, the
+        // protocol the server saw and the one the browser used (resource timing nextHopProtocol), until it has seen
+        // the version named by ?until= as often as ?count= asks (default 5) or ?seconds= (default 30) have passed.
+        // Then it navigates a frame to "/" and copies what that page shows. The requests are synchronous on purpose:
+        // the document's load event waits for them, so a headless `chromium --dump-dom` prints the finished list.
+        const string html = """
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><title>AspNetQuicSteer rollover probe</title></head>
+            <body>
+            <h1>Rollover probe</h1>
+            <p>One line per load of /: index, ms since start, status, version, protocol seen by the server, protocol used by the browser.</p>
+            <pre id="loads"></pre>
+            <p>Outcome: <span id="outcome">unknown (script did not run)</span></p>
+            <p>Final page: version <span id="final-version">none</span>, protocol <span id="final-protocol">none</span></p>
+            <script>
+            const query = new URLSearchParams(location.search);
+            const until = query.get('until') ?? '';
+            const wanted = Number(query.get('count') ?? '5');
+            const limit = Number(query.get('seconds') ?? '30') * 1000;
+            const started = Date.now();
+            const lines = [];
+            let seen = 0, failures = 0;
+            performance.setResourceTimingBufferSize(100000);
+            function get(url) {
+              const request = new XMLHttpRequest();
+              request.open('GET', url, false);
+              request.send();
+              return request;
+            }
+            for (let i = 0; seen < wanted && Date.now() - started < limit; i++) {
+              const url = '/?probe=' + i;
+              try {
+                const response = get(url);
+                const page = new DOMParser().parseFromString(response.responseText, 'text/html');
+                const version = page.getElementById('version')?.textContent ?? '-';
+                const serverProtocol = page.getElementById('server-protocol')?.textContent ?? '-';
+                const timing = performance.getEntriesByName(new URL(url, location.href).href).pop();
+                lines.push([i, Date.now() - started, response.status, version, serverProtocol, timing?.nextHopProtocol || '-'].join(' '));
+                if (response.status !== 200) failures++;
+                if (version === until) seen++;
+              } catch (error) {
+                failures++;
+                lines.push([i, Date.now() - started, 'error', error.name].join(' '));
+              }
+              try {
+                const pause = get('/slow/150');
+                if (pause.status !== 200 || !pause.responseText.endsWith('done\n')) {
+                  failures++;
+                  lines.push([i, Date.now() - started, 'pause', pause.status].join(' '));
+                }
+              } catch (error) {
+                failures++;
+                lines.push([i, Date.now() - started, 'pause', error.name].join(' '));
+              }
+            }
+            document.getElementById('loads').textContent = lines.join('\n');
+            document.getElementById('outcome').textContent =
+              'loads=' + lines.length + ' failures=' + failures + ' seen=' + seen + ' ms=' + (Date.now() - started);
+            const frame = document.createElement('iframe');
+            frame.onload = () => {
+              const shown = frame.contentDocument;
+              document.getElementById('final-version').textContent = shown?.getElementById('version')?.textContent ?? 'missing';
+              document.getElementById('final-protocol').textContent = shown?.getElementById('protocol')?.textContent ?? 'missing';
+            };
+            frame.src = '/?final';
+            document.body.appendChild(frame);
             </script>
             </body>
             </html>

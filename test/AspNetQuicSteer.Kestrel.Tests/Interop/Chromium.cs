@@ -36,20 +36,35 @@ internal static class Chromium
     /// Loads <paramref name="path"/> from the server over QUIC only (--origin-to-force-quic-on) with the test
     /// certificate pinned by SPKI, and returns the process (exited) whose stdout is the DOM after scripts ran.
     /// </summary>
-    public static async Task<ChromiumRun> DumpDomAsync(InteropTestServer server, TestCertificate certificate, string path, CancellationToken cancellationToken)
+    public static Task<ChromiumRun> DumpDomAsync(InteropTestServer server, TestCertificate certificate, string path, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(certificate);
+        return DumpDomAsync(server.Authority, server.Url(path), certificate.SpkiSha256Base64, cancellationToken, TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>
+    /// Loads <paramref name="url"/> with <paramref name="authority"/> (host:port) forced onto QUIC and the server
+    /// certificate pinned by <paramref name="spkiSha256Base64"/> (base64 SHA-256 of its SubjectPublicKeyInfo), and
+    /// returns the run whose stdout is the DOM after scripts ran. With a <paramref name="virtualTimeBudget"/>, timers
+    /// run on virtual time and the DOM is printed when the budget is spent; without one, at the load event, in real
+    /// time (for a page whose script must span real events, such as a rollover).
+    /// </summary>
+    public static async Task<ChromiumRun> DumpDomAsync(
+        string authority, string url, string spkiSha256Base64, CancellationToken cancellationToken, TimeSpan? virtualTimeBudget = null)
+    {
         string chromium = Require();
         using TempDirectory profile = new("quicsteer-chromium-");
-        string[] arguments =
+        List<string> arguments =
         [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile.Path, "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-            "--disable-breakpad", "--enable-quic", "--origin-to-force-quic-on=" + server.Authority,
-            "--ignore-certificate-errors-spki-list=" + certificate.SpkiSha256Base64, "--virtual-time-budget=5000",
-            "--dump-dom", server.Url(path),
+            "--disable-breakpad", "--enable-quic", "--origin-to-force-quic-on=" + authority,
+            "--ignore-certificate-errors-spki-list=" + spkiSha256Base64,
         ];
+        if (virtualTimeBudget is { } budget) arguments.Add(FormattableString.Invariant($"--virtual-time-budget={budget.TotalMilliseconds:0}"));
+        arguments.Add("--dump-dom");
+        arguments.Add(url);
         await using PeerProcess process = PeerProcess.Start(chromium, arguments,
             new Dictionary<string, string?> { ["HOME"] = profile.Path, ["DBUS_SESSION_BUS_ADDRESS"] = "disabled:" },
             maxLifetime: MaxLifetime);

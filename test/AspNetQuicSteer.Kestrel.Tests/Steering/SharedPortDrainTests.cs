@@ -32,11 +32,15 @@ public sealed class SharedPortDrainTests
         using var idleClient = new HttpClient(idleHandler) { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         Assert.Equal("v1", await VersionAsync(idleClient, port));
         using var slowClient = new HttpClient(new QuicSteeringHttp3Handler(Options())) { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        Task<string> slow = slowClient.GetStringAsync($"https://127.0.0.1:{port.Port}/slow/4000", TestContext.Current.CancellationToken);
+        // Issue 7: a 5 s streamed response started on v1 completes intact after v2 activates.
+        var slowClock = Stopwatch.StartNew();
+        Task<string> slow = slowClient.GetStringAsync($"https://127.0.0.1:{port.Port}/slow/5000", TestContext.Current.CancellationToken);
         await Task.Delay(300, TestContext.Current.CancellationToken);
 
         await using SampleSiteProcess next = port.Start("v2", "ReuseportCbpf", environment: s_fastLifecycle);
         await next.WaitForStateAsync("Active");
+        TimeSpan activatedAt = slowClock.Elapsed;
+        Assert.False(slow.IsCompleted, $"the slow response ended before v2 activated ({activatedAt.TotalMilliseconds:0} ms): nothing spanned the activation");
         await old.WaitForStateAsync("Draining");
         var drainClock = Stopwatch.StartNew();
 
@@ -51,6 +55,10 @@ public sealed class SharedPortDrainTests
         Assert.Equal("done", lines[^1]);
         Assert.True(lines.Length >= 30, $"only {lines.Length} lines");
         Assert.All(lines[..^1].Select((line, index) => (line, index)), l => Assert.StartsWith($"{l.index} ", l.line, StringComparison.Ordinal));
+        Assert.EndsWith(" ms", lines[^2], StringComparison.Ordinal);
+        Assert.True(int.Parse(lines[^2].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 5000, $"the response stopped early: {lines[^2]}");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"v2 Active {activatedAt.TotalMilliseconds:0} ms into the slow response, which ended intact after {slowClock.Elapsed.TotalMilliseconds:0} ms ({lines.Length} lines)");
 
         // Its connections done and the probation (1 s) over, the old generation exits by itself, well within the drain timeout.
         Assert.Equal(0, await old.WaitForExitAsync(TimeSpan.FromSeconds(25)));
