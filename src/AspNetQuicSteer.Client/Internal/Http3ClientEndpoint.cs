@@ -40,6 +40,10 @@ internal sealed class Http3ClientEndpoint : QuicSteeringLoop, IAsyncDisposable
                 Connection = new QuicConnectionOptions
                 {
                     IdleTimeout = transport.IdleTimeout,
+                    // A request waiting on a silent server probes it each second: a server process that died (a rollback
+                    // after a crash) is then answered for by the port's survivor with a stateless reset within a round
+                    // trip, instead of the request hanging until its timeout (RFC 9000 §10.1.2, §10.3).
+                    LivenessProbeInterval = TimeSpan.FromSeconds(1),
                     // The client's own (source) CIDs: random by default; a CIBIR client puts its app's ID in them.
                     ConnectionIdGenerator = handler?.ConnectionIdGenerator ?? new RandomConnectionIdGenerator(),
                     ExtensionTransportParameters = handler?.ExtensionTransportParameters ?? default,

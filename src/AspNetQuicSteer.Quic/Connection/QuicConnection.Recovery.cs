@@ -324,6 +324,7 @@ internal sealed partial class QuicConnection
         }
 
         if (PathValidationDeadline is { } validation && validation < next) next = validation;
+        if (LivenessProbeDeadline is { } probe && probe < next && _streams.IsAwaitingPeerData) next = probe;
 
         return next == TimeSpan.MaxValue ? null : next;
     }
@@ -353,6 +354,13 @@ internal sealed partial class QuicConnection
             if (space.LossTime is { } loss && loss <= now) DetectLostPackets(now, space);
         }
 
+        if (LivenessProbeDeadline is { } probe && probe <= now && _streams.IsAwaitingPeerData)
+        {
+            // RFC 9000 §10.1.2: expecting the peer's data with nothing to send, elicit an acknowledgment (or a reset).
+            _pingPending = true;
+            _lastLivenessProbe = now;
+        }
+
         if (_pacingDeadline is { } pacing && pacing <= now) _pacingDeadline = null;
         DiscardPreviousReadKeysIfDue(now);
         CheckPathValidationTimeout(now);
@@ -360,6 +368,19 @@ internal sealed partial class QuicConnection
         if (IsAmplificationBlocked) return;
         (TimeSpan pto, PacketNumberSpace? ptoSpace) = GetProbeTimeout(now);
         if (ptoSpace is not null && pto <= now) OnProbeTimeout(ptoSpace);
+    }
+
+    /// <summary>When to probe a silent peer (<see cref="QuicConnectionOptions.LivenessProbeInterval"/>); null when off.</summary>
+    private TimeSpan? LivenessProbeDeadline
+    {
+        get
+        {
+            TimeSpan interval = _options.LivenessProbeInterval;
+            if (interval == TimeSpan.Zero || !IsHandshakeComplete || State != QuicConnectionState.Connected) return null;
+            TimeSpan pto = _rtt.ProbeTimeout(PeerMaxAckDelay);
+            if (pto > interval) interval = pto;
+            return (_lastActivity > _lastLivenessProbe ? _lastActivity : _lastLivenessProbe) + interval;
+        }
     }
 
     /// <summary>RFC 9000 §10.1: the effective idle timeout is the minimum of both sides', and at least 3 PTOs.</summary>

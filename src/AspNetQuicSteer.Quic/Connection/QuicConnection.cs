@@ -54,6 +54,7 @@ internal sealed partial class QuicConnection : IDisposable
 
     private readonly QuicStreamManager _streams;
     private TimeSpan _lastActivity;
+    private TimeSpan _lastLivenessProbe;
     private bool _handshakeDonePending;
 
     private QuicConnection(

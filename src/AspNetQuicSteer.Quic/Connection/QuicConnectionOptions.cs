@@ -12,6 +12,7 @@ internal sealed class QuicConnectionOptions
     private TimeSpan _idleTimeout = TimeSpan.FromSeconds(30);
     private int _ackDelayExponent = 3;
     private TimeSpan _maxAckDelay = TimeSpan.FromMilliseconds(25);
+    private TimeSpan _livenessProbeInterval;
 
     /// <summary>RFC 9000 §10.1 max_idle_timeout; zero disables the idle timeout.</summary>
     public TimeSpan IdleTimeout
@@ -21,6 +22,22 @@ internal sealed class QuicConnectionOptions
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
             _idleTimeout = value;
+        }
+    }
+
+    /// <summary>
+    /// RFC 9000 §10.1.2: while a locally opened bidirectional stream waits for the peer's data (a request awaiting its
+    /// response) and nothing arrived for this long (at least one PTO), send a PING. A live peer acknowledges it; a peer
+    /// that lost the connection (a crashed server process) answers with a stateless reset (§10.3) instead of leaving
+    /// the request to its timeout. Zero (default) disables it.
+    /// </summary>
+    public TimeSpan LivenessProbeInterval
+    {
+        get => _livenessProbeInterval;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            _livenessProbeInterval = value;
         }
     }
 

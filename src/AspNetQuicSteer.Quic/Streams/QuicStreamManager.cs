@@ -77,6 +77,20 @@ internal sealed partial class QuicStreamManager
     /// <summary>Streams whose state is held (opened and not yet released).</summary>
     public int StreamCount => _streams.Count;
 
+    /// <summary>True while a locally opened bidirectional stream has not received all of the peer's data (a request awaiting its response).</summary>
+    public bool IsAwaitingPeerData
+    {
+        get
+        {
+            foreach (ManagedStream stream in _streams.Values)
+            {
+                if (stream.IsLocal && stream.IsBidirectional && stream.Receive is { State: ReceiveStreamState.Recv or ReceiveStreamState.SizeKnown }) return true;
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>True while some stream that is not reset has bytes or a FIN written and not yet acknowledged.</summary>
     public bool HasUnacknowledgedData
     {

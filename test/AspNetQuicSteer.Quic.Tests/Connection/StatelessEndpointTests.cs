@@ -88,6 +88,62 @@ public sealed class StatelessEndpointTests
         Assert.Equal("Stateless reset.", pair.Client.CloseError!.Reason);
     }
 
+    /// <summary>
+    /// RFC 9000 §10.1.2 and §10.3: a client awaiting a response on a request stream, with all it sent acknowledged, has
+    /// nothing to send; when the server process dies, only a probe of its own reveals that. With a liveness probe
+    /// interval the client PINGs after a second of silence and the restarted server's stateless reset ends the
+    /// connection at once; without it the client waits in silence (here: still connected after 5 s).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_client_awaiting_a_response_probes_a_silent_server_and_learns_of_its_restart(bool probe)
+    {
+        byte[] secret = RandomNumberGenerator.GetBytes(32);
+        var setup = new HandshakeSetup
+        {
+            ServerKeys = new StatelessKeyRing(secret),
+            ClientConnection = () => new QuicConnectionOptions { LivenessProbeInterval = probe ? TimeSpan.FromSeconds(1) : TimeSpan.Zero },
+        };
+        using var pair = HandshakePair.Create(setup);
+        Assert.True(pair.RunHandshake());
+        Assert.True(pair.Client.TryOpenStream(bidirectional: true, out ulong request));
+        Assert.Equal(3, pair.Client.WriteStream(request, "GET"u8, fin: true));
+        pair.Network.RunFor(TimeSpan.FromMilliseconds(300)); // the request is delivered and acknowledged
+
+        QuicEndpoint restarted = HandshakePair.CreateServerEndpoint(setup with { ServerKeys = new StatelessKeyRing(secret) });
+        using QuicEndpoint old = pair.Network.Replace(HandshakePair.ServerAddress, restarted);
+        TimeSpan crashed = pair.Network.Now;
+        bool reset = pair.Network.RunUntil(() => pair.Client.State != QuicConnectionState.Connected, TimeSpan.FromSeconds(5));
+
+        if (probe)
+        {
+            Assert.True(reset, "the probing client never learned that the server lost the connection");
+            Assert.InRange(pair.Network.Now - crashed, TimeSpan.FromSeconds(0.7), TimeSpan.FromSeconds(1.6));
+            Assert.Equal("Stateless reset.", pair.Client.CloseError!.Reason);
+        }
+        else
+        {
+            Assert.False(reset);
+            Assert.Equal(0, restarted.Stats.StatelessResetsSent);
+        }
+    }
+
+    /// <summary>A probe only while a request awaits its response: an idle client connection stays silent (RFC 9000 §10.1.2).</summary>
+    [Fact]
+    public void An_idle_client_connection_sends_no_liveness_probe()
+    {
+        using var pair = HandshakePair.Create(new HandshakeSetup
+        {
+            ClientConnection = () => new QuicConnectionOptions { LivenessProbeInterval = TimeSpan.FromSeconds(1), IdleTimeout = TimeSpan.FromSeconds(60) },
+        });
+        Assert.True(pair.RunHandshake());
+        pair.Network.RunFor(TimeSpan.FromMilliseconds(500));
+        long sent = pair.Client.Stats.DatagramsSent;
+        pair.Network.RunFor(TimeSpan.FromSeconds(5));
+        Assert.Equal(sent, pair.Client.Stats.DatagramsSent);
+    }
+
     [Fact]
     public void ResetFromAServerWithOtherKeysIsIgnored()
     {
