@@ -116,7 +116,9 @@ internal sealed class GenerationCoordinatorState
         // A resumed activation is not on probation: its rollout happened under the previous coordinator.
         _table[id] = entry;
         if (_slots.IndexOf(id) < 0) _slots.Join(id);
-        if (join.RequestedGeneration is null) _lastAllocated = id;
+        // A coordinator that took over learns the IDs in use from the re-joins: allocation continues after the newest,
+        // so an ID that just left (its CIDs may still be in flight) is not handed out again at once.
+        if (join.RequestedGeneration is null || (join.ResumeState is not null && id > _lastAllocated)) _lastAllocated = id;
         return new JoinAcceptedMessage(new GenerationId(id), ActiveGeneration, CoordinatorMessage.ProtocolVersion);
     }
 

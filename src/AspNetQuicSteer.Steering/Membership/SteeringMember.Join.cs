@@ -201,7 +201,10 @@ internal sealed partial class SteeringMember
             : ownCibirId.Length == 0 ? self
             : null;
         SteeringField field = SteeringConnectionIdGenerator.PlaintextLayoutField(description.QuicLb, description.MaskGeneration);
-        return new SteeringTable(field, description.ConnectionIdLength, live, defaultActive, rules);
+        // A handshake that spans an activation: the kernel sends the client's Handshake packets (long headers) to the
+        // newly active generation, which must pass them on to the generation that started the handshake; their DCID
+        // is always server-chosen (RFC 9000 §7.2, §17.2.4), so it names the owner. Without this the handshake stalls.
+        return new SteeringTable(field, description.ConnectionIdLength, live, defaultActive, rules, routeHandshakeToOwner: true);
     }
 }
 

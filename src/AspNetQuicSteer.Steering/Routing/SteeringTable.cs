@@ -123,8 +123,9 @@ internal sealed class SteeringTable
     /// <summary>
     /// Opt-in: QUIC v1 Handshake packets (RFC 9000 §17.2.4) whose destination CID names a live generation go to that
     /// generation instead of the active one. Their DCID is always server-chosen, so this is safe, and it spares a
-    /// handshake that spans an activation the forwarding detour. Off by default, so the router agrees with the
-    /// kernel programs, which send every long header to the active generation.
+    /// handshake that spans an activation being stalled at the new active generation, which does not know it. Off by
+    /// default (the kernel programs send every long header to the active generation); a port's members turn it on,
+    /// so the active generation's router passes such packets on to their owner.
     /// </summary>
     public bool RouteHandshakeToOwner { get; }
 

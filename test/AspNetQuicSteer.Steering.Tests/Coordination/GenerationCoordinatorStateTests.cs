@@ -325,8 +325,10 @@ public sealed class GenerationCoordinatorStateTests
         Assert.Single(state.PeerLost(T(1), G2));
         Assert.Equal(GenerationState.Draining, state.StateOf(G1));
 
-        // Requested IDs do not move the allocation cursor: allocation starts at 1, skips live gen1 and reuses dead gen2.
-        Assert.Equal(G2, JoinOne(state, T(2)));
+        // Resumed joins move the allocation cursor past the newest ID they bring: the next fresh join gets gen3, not
+        // the just-dead gen2, whose connection IDs may still be in flight (a reused ID would route them to a
+        // process that does not know them).
+        Assert.Equal(G3, JoinOne(state, T(2)));
     }
 
     [Fact]
