@@ -146,7 +146,15 @@ public sealed partial class PortSharingMatrixTests
         AssertNamesForeignSocket(output, port.Port, foreign);
         Assert.Contains("classic BPF steering detached; the kernel's hash and forwarding carry the port", output, StringComparison.Ordinal);
         Assert.DoesNotContain("classic BPF steering attached for socket order [" + await v2.Generation + "]", output, StringComparison.Ordinal);
+
+        // v1 hosted the coordinator: v2 re-hosts it and re-joins as Active; a status taken in between has no active one.
         StatusMessage status = await port.GetStatusAsync();
+        for (int i = 0; i < 50 && status.ActiveGeneration?.Value != (byte)await v2.Generation; i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            status = await port.GetStatusAsync();
+        }
+
         Assert.Equal((byte)await v2.Generation, status.ActiveGeneration?.Value);
     }
 

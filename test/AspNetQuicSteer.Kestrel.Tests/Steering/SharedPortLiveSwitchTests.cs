@@ -24,7 +24,10 @@ public sealed class SharedPortLiveSwitchTests
         Assert.SkipUnless(OperatingSystem.IsLinux(), "Port steering is Linux-only.");
         Assert.SkipWhen(dataplane == "ReuseportEbpf" && Environment.UserName != "root", "loading eBPF needs root or CAP_BPF; the suite runs as root in CI");
         using var port = new SharedPortFixture();
-        await using SampleSiteProcess old = port.Start("v1", dataplane);
+        // The readers below hold their downloads open on purpose, for as long as the test needs (slow on 2 busy cores):
+        // the old generation's drain timeout, which would cancel them (H3_REQUEST_CANCELLED), must not end them first.
+        var longDrain = new Dictionary<string, string> { ["QuicSteering__DrainTimeout"] = "00:03:00" };
+        await using SampleSiteProcess old = port.Start("v1", dataplane, environment: longDrain);
         await old.WaitForStateAsync("Active");
 
         var oldHandler = new QuicSteeringHttp3Handler(ClientOptions(maxRequestsPerConnection: 0));
@@ -41,7 +44,7 @@ public sealed class SharedPortLiveSwitchTests
         Task<long>[] downloads = [.. Enumerable.Range(0, Downloads).Select(i => DownloadAsync(oldClient, progress, i, releaseReaders))];
         await WaitUntilAsync(() => progress.All(p => p > 0), "every download started");
 
-        await using SampleSiteProcess next = port.Start("v2", dataplane);
+        await using SampleSiteProcess next = port.Start("v2", dataplane, environment: longDrain);
         await next.WaitForStateAsync("Active");
         await old.WaitForStateAsync("Draining");
         long[] atSwitch = [.. progress];
