@@ -28,7 +28,6 @@ internal sealed class GenerationActivation(
     : IHostedLifecycleService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<SteeringMember> _observed = [];
     private readonly Dictionary<SteeringMember, GenerationState> _lastStates = [];
     private Task? _watch;
     private int _stopped;
@@ -78,8 +77,8 @@ internal sealed class GenerationActivation(
         Interlocked.Exchange(ref _stopped, 1);
         lock (_lastStates)
         {
-            foreach (SteeringMember member in _observed) member.Changed -= OnMemberChanged;
-            _observed.Clear();
+            foreach (SteeringMember member in _lastStates.Keys) member.Changed -= OnMemberChanged;
+            _lastStates.Clear();
         }
 
         _stopping.Dispose();
@@ -89,11 +88,7 @@ internal sealed class GenerationActivation(
 
     private void Observe(SteeringMember member)
     {
-        lock (_lastStates)
-        {
-            _observed.Add(member);
-            _lastStates[member] = member.State;
-        }
+        lock (_lastStates) _lastStates[member] = member.State;
 
         member.Changed += OnMemberChanged;
     }
@@ -172,8 +167,9 @@ internal sealed class GenerationActivation(
                     tcpAborted = drain.AbortTcpConnections();
                 }
 
-                QuicSteeringHostingLog.Drained(logger, reason, elapsed.TotalSeconds, connectionsAtDrain, Math.Max(0, connectionsAtDrain - connections), connections, cancelled, tcpAborted);
-                metrics.Drained(elapsed, reason, Math.Max(0, connectionsAtDrain - connections), connections, cancelled);
+                int closed = Math.Max(0, connectionsAtDrain - connections);
+                QuicSteeringHostingLog.Drained(logger, reason, elapsed.TotalSeconds, connectionsAtDrain, closed, connections, cancelled, tcpAborted);
+                metrics.Drained(elapsed, reason, closed, connections, cancelled);
                 lifetime.StopApplication();
                 return;
             }

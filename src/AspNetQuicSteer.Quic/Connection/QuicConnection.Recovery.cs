@@ -324,7 +324,9 @@ internal sealed partial class QuicConnection
         }
 
         if (PathValidationDeadline is { } validation && validation < next) next = validation;
-        if (LivenessProbeDeadline is { } probe && probe < next && _streams.IsAwaitingPeerData) next = probe;
+        // Armed whenever probing is on: whether a request awaits data is looked at only when it fires (once per
+        // interval at most), not on every turn.
+        if (LivenessProbeDeadline is { } probe && probe < next) next = probe;
 
         return next == TimeSpan.MaxValue ? null : next;
     }
@@ -354,11 +356,11 @@ internal sealed partial class QuicConnection
             if (space.LossTime is { } loss && loss <= now) DetectLostPackets(now, space);
         }
 
-        if (LivenessProbeDeadline is { } probe && probe <= now && _streams.IsAwaitingPeerData)
+        if (LivenessProbeDeadline is { } probe && probe <= now)
         {
             // RFC 9000 §10.1.2: expecting the peer's data with nothing to send, elicit an acknowledgment (or a reset).
-            _pingPending = true;
             _lastLivenessProbe = now;
+            if (_streams.IsAwaitingPeerData) _pingPending = true;
         }
 
         if (_pacingDeadline is { } pacing && pacing <= now) _pacingDeadline = null;

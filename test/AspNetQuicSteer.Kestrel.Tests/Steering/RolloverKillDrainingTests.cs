@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Steering.Coordination;
 
@@ -34,11 +33,7 @@ public sealed class RolloverKillDrainingTests
         byte v1Generation = (byte)await v1.Generation;
 
         // A long streamed response in flight on v1 keeps it draining (a connection it must not drop by itself).
-        using var slowClient = new HttpClient(new QuicSteeringHttp3Handler(Options()))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        using HttpClient slowClient = SharedPortFixture.Http3Client(new QuicSteeringHttp3HandlerOptions { ReadIdleTimeout = TimeSpan.FromSeconds(5) });
         using HttpResponseMessage slow = await slowClient.GetAsync($"https://127.0.0.1:{port.Port}/slow/30000", HttpCompletionOption.ResponseHeadersRead, cancel);
         Assert.Equal("v1", slow.Headers.GetValues("x-app-version").Single());
         Task<string> slowBody = slow.Content.ReadAsStringAsync(cancel);
@@ -105,12 +100,4 @@ public sealed class RolloverKillDrainingTests
             return $"{e.GetType().Name}: {e.Message}";
         }
     }
-
-#pragma warning disable CA5359 // The sample site serves its self-signed development certificate; the test checks steering, not PKI.
-    private static QuicSteeringHttp3HandlerOptions Options() => new()
-    {
-        ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-        ReadIdleTimeout = TimeSpan.FromSeconds(5),
-    };
-#pragma warning restore CA5359
 }

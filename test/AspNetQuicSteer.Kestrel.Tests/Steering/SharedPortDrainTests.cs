@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using AspNetQuicSteer.Client;
 using AspNetQuicSteer.Steering.Coordination;
 
@@ -29,9 +28,9 @@ public sealed class SharedPortDrainTests
         await old.WaitForStateAsync("Active");
 
         var idleHandler = new QuicSteeringHttp3Handler(Options());
-        using var idleClient = new HttpClient(idleHandler) { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using HttpClient idleClient = SharedPortFixture.Http3Client(idleHandler);
         Assert.Equal("v1", await VersionAsync(idleClient, port));
-        using var slowClient = new HttpClient(new QuicSteeringHttp3Handler(Options())) { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using HttpClient slowClient = SharedPortFixture.Http3Client(Options());
         // Issue 7: a 5 s streamed response started on v1 completes intact after v2 activates.
         var slowClock = Stopwatch.StartNew();
         Task<string> slow = slowClient.GetStringAsync($"https://127.0.0.1:{port.Port}/slow/5000", TestContext.Current.CancellationToken);
@@ -81,11 +80,7 @@ public sealed class SharedPortDrainTests
         Assert.Equal("v2", await port.VersionOverNewConnectionAsync());
     }
 
-    private static QuicSteeringHttp3HandlerOptions Options() => new()
-    {
-        ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-        MaxRetries = 0,
-    };
+    private static QuicSteeringHttp3HandlerOptions Options() => SharedPortFixture.AcceptSampleCertificate(new() { MaxRetries = 0 });
 
     private static async Task<string> VersionAsync(HttpClient client, SharedPortFixture port)
     {

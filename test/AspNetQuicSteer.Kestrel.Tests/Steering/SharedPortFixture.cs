@@ -45,19 +45,34 @@ internal sealed class SharedPortFixture : IDisposable
     public static async Task<string> VersionOverNewConnectionAsync(int port, QuicSteeringHttp3HandlerOptions? options = null, int retries = 1)
     {
         options ??= new QuicSteeringHttp3HandlerOptions();
-        options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
         options.ConnectTimeout = TimeSpan.FromSeconds(10);
         options.ResponseHeadersTimeout = TimeSpan.FromSeconds(20);
         options.MaxRetries = retries;
-        using var client = new HttpClient(new QuicSteeringHttp3Handler(options))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Timeout = TimeSpan.FromSeconds(30),
-        };
+        using HttpClient client = Http3Client(options);
+        client.Timeout = TimeSpan.FromSeconds(30);
         using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port}/hello", TestContext.Current.CancellationToken);
         response.EnsureSuccessStatusCode();
         return response.Headers.GetValues("x-app-version").Single();
+    }
+
+    /// <summary>
+    /// An HTTP/3-only client (RFC 9114) on our handler with <paramref name="options"/>, accepting the sample site's
+    /// self-signed development certificate.
+    /// </summary>
+    public static HttpClient Http3Client(QuicSteeringHttp3HandlerOptions options) => Http3Client(new QuicSteeringHttp3Handler(AcceptSampleCertificate(options)));
+
+    /// <summary>An HTTP/3-only client over <paramref name="handler"/> (whose options accept the sample's certificate).</summary>
+    public static HttpClient Http3Client(QuicSteeringHttp3Handler handler) =>
+        new(handler) { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+    /// <summary>Accepts the sample site's self-signed development certificate: these tests check steering, not PKI.</summary>
+    public static QuicSteeringHttp3HandlerOptions AcceptSampleCertificate(QuicSteeringHttp3HandlerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+#pragma warning disable CA5359
+        options.ServerCertificateCustomValidationCallback = static (_, _, _, _) => true;
+#pragma warning restore CA5359
+        return options;
     }
 
     /// <summary>

@@ -78,13 +78,7 @@ public sealed class SharedPortLifecycleTests
 
         // A request in flight on each TCP connection when v2 takes over: it must complete. The longer HTTP/3 one keeps
         // v1 draining (not yet exited) for a while.
-        using var http3 = new HttpClient(new QuicSteeringHttp3Handler(new QuicSteeringHttp3HandlerOptions
-        {
-#pragma warning disable CA5359 // the sample's self-signed development certificate
-            ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-#pragma warning restore CA5359
-        }))
-        { DefaultRequestVersion = HttpVersion.Version30, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using HttpClient http3 = SharedPortFixture.Http3Client(new QuicSteeringHttp3HandlerOptions());
         Task<string> holdsV1 = http3.GetStringAsync($"https://127.0.0.1:{port.Port}/slow/6000", TestContext.Current.CancellationToken);
         Task<HttpResponseMessage> slow1 = http1.GetAsync($"https://127.0.0.1:{port.Port}/slow/3000", TestContext.Current.CancellationToken);
         Task<HttpResponseMessage> slow2 = http2.GetAsync($"https://127.0.0.1:{port.Port}/slow/3000", TestContext.Current.CancellationToken);
@@ -150,17 +144,7 @@ public sealed class SharedPortLifecycleTests
         await using SampleSiteProcess old = port.Start("v1", "ReuseportCbpf", environment: lifecycle);
         await old.WaitForStateAsync("Active");
 
-        using var client = new HttpClient(new QuicSteeringHttp3Handler(new QuicSteeringHttp3HandlerOptions
-        {
-#pragma warning disable CA5359 // the sample's self-signed development certificate
-            ServerCertificateCustomValidationCallback = static (_, _, _, _) => true,
-#pragma warning restore CA5359
-            MaxRetries = 0,
-        }))
-        {
-            DefaultRequestVersion = HttpVersion.Version30,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        using HttpClient client = SharedPortFixture.Http3Client(new QuicSteeringHttp3HandlerOptions { MaxRetries = 0 });
         using HttpResponseMessage response = await client.GetAsync($"https://127.0.0.1:{port.Port}/slow/30000", HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
         Assert.Equal("v1", Version(response));
         Task<string> body = response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
