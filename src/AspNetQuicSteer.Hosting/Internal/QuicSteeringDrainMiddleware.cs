@@ -16,6 +16,7 @@ internal sealed class QuicSteeringDrainMiddleware(RequestDelegate next, Generati
 {
     public Task InvokeAsync(HttpContext context)
     {
+        drain.OnRequest(context.Connection.Id);
         if (drain.IsDraining) context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
         return next(context);
     }
