@@ -27,7 +27,8 @@ public sealed class QuicSteeringOptions
     /// <summary>
     /// Put the drain middleware (<c>app.UseQuicSteeringDrain()</c>) first in the request pipeline: while this generation
     /// drains, every request asks for its connection to close once it is answered (HTTP/1.1 <c>Connection: close</c>,
-    /// HTTP/2 and HTTP/3 GOAWAY), so clients move to the newer generation. Turn it off to place the middleware yourself.
+    /// HTTP/2 and HTTP/3 GOAWAY), so clients move to the newer generation; it also tells the drain which TCP connections
+    /// have served a request and may be closed. Turn it off to place the middleware yourself.
     /// Default true.
     /// </summary>
     public bool AutomaticDrainMiddleware { get; set; } = true;

@@ -442,7 +442,10 @@ public sealed class GenerationCoordinatorSocketTests : IAsyncDisposable
         {
         }
 
-        Assert.Contains(_log, line => line.Contains("frames queued and not read", StringComparison.Ordinal));
+        // The server aborts the peer, then logs why: the reset can reach us before the line is written.
+        static bool CutOff(string line) => line.Contains("frames queued and not read", StringComparison.Ordinal);
+        for (int i = 0; i < 100 && !_log.Any(CutOff); i++) await Task.Delay(50, Token);
+        Assert.Contains(_log, CutOff);
         Assert.Equal(G1, (await member.GetStatusAsync(Token)).ActiveGeneration);
     }
 
